@@ -1,0 +1,60 @@
+"""The `sidekick` command: wires the layers together and nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from sidekick import __version__
+from sidekick.transport import DEFAULT_MAX_LINE_BYTES
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sidekick",
+        description="A Python tool-calling sidekick that speaks JSON-RPC 2.0 / MCP over stdin and stdout.",
+    )
+    parser.add_argument("--version", action="version", version=f"sidekick {__version__}")
+    parser.add_argument("--stdio", action="store_true",
+                        help="serve JSON-RPC on stdin/stdout (the default when no command is given)")
+    parser.add_argument("--log-level", default=os.environ.get("SIDEKICK_LOG_LEVEL", "warning"),
+                        choices=["debug", "info", "warning", "error", "critical"],
+                        help="log level on stderr (default: warning, or $SIDEKICK_LOG_LEVEL)")
+    parser.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES,
+                        help=f"largest accepted message in bytes (default {DEFAULT_MAX_LINE_BYTES})")
+    parser.add_argument("--shutdown-grace", type=float, default=3.0, metavar="SECONDS",
+                        help="on EOF or SIGTERM, how long work in flight may finish (default 3)")
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setLevel(level.upper())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def serve_stdio(args: argparse.Namespace) -> int:
+    from sidekick.server import ServeOptions, claim_stdout, serve
+
+    protocol_fd = claim_stdout()
+    options = ServeOptions(max_line_bytes=args.max_line_bytes, shutdown_grace_s=args.shutdown_grace)
+    asyncio.run(serve(0, protocol_fd, options))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    return serve_stdio(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

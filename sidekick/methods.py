@@ -1,0 +1,102 @@
+"""The methods the sidekick serves: MCP lifecycle, tools, and the agent run."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from sidekick import __version__
+from sidekick.protocol import (
+    LATEST_PROTOCOL_VERSION,
+    SUPPORTED_PROTOCOL_VERSIONS,
+    CallToolParams,
+    CallToolResult,
+    Implementation,
+    InitializeParams,
+    InitializeResult,
+    ListToolsParams,
+    ListToolsResult,
+    SetLevelParams,
+)
+from sidekick.session import Method, RequestContext
+
+if TYPE_CHECKING:
+    from sidekick.logforward import LogForwarder
+    from sidekick.tools.base import ToolRegistry
+
+log = logging.getLogger("sidekick.methods")
+
+SERVER_NAME = "eliza-sidekick"
+INSTRUCTIONS = (
+    "A Python sidekick with a native tool-calling loop. Call `run_task` (MCP) or `sidekick/run` with a task; "
+    "it plans, calls tools (calculate, fetch_url, web_search, plugins, host tools), reads every result and "
+    "answers. The tools are also callable one by one."
+)
+
+
+@dataclass
+class ServerState:
+    """What the methods share for the life of the process."""
+
+    registry_factory: Callable[[], ToolRegistry]
+    log_forwarder: LogForwarder | None = None
+    client_info: dict[str, Any] | None = None
+    protocol_version: str | None = None
+    initialized: bool = False
+    _registry: ToolRegistry | None = field(default=None, repr=False)
+
+    @property
+    def registry(self) -> ToolRegistry:
+        # Built on first use: loading plugins costs entry-point scanning that cold start should not pay.
+        if self._registry is None:
+            self._registry = self.registry_factory()
+        return self._registry
+
+
+def negotiate_version(requested: str) -> str:
+    """Echo the client's protocol version when supported, else offer our newest."""
+    return requested if requested in SUPPORTED_PROTOCOL_VERSIONS else LATEST_PROTOCOL_VERSION
+
+
+def build_methods(state: ServerState) -> list[Method]:
+    """The method table for one session."""
+
+    def initialize(ctx: RequestContext, params: InitializeParams) -> InitializeResult:
+        state.protocol_version = negotiate_version(params.protocol_version)
+        state.client_info = params.client_info.model_dump() if params.client_info else None
+        log.info("initialize from %s, protocol %s", state.client_info, state.protocol_version)
+        return InitializeResult(
+            protocol_version=state.protocol_version,
+            capabilities={"tools": {"listChanged": False}, "logging": {},
+                          "experimental": {"sidekick": {"run": True, "hostTools": True}}},
+            server_info=Implementation(name=SERVER_NAME, version=__version__),
+            instructions=INSTRUCTIONS,
+        )
+
+    def initialized(ctx: RequestContext, params: dict[str, Any]) -> None:
+        state.initialized = True
+
+    def ping(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
+    def set_level(ctx: RequestContext, params: SetLevelParams) -> dict[str, Any]:
+        if state.log_forwarder is not None:
+            state.log_forwarder.set_mcp_level(params.level)
+        return {}
+
+    def list_tools(ctx: RequestContext, params: ListToolsParams) -> ListToolsResult:
+        return ListToolsResult.model_validate({"tools": state.registry.specs()})
+
+    async def call_tool(ctx: RequestContext, params: CallToolParams) -> CallToolResult:
+        output = await state.registry.call(params.name, params.arguments)
+        return CallToolResult.model_validate(output.to_mcp())
+
+    return [
+        Method("initialize", initialize, InitializeParams),
+        Method("notifications/initialized", initialized),
+        Method("ping", ping),  # no params model: the hot path of every health check
+        Method("logging/setLevel", set_level, SetLevelParams),
+        Method("tools/list", list_tools, ListToolsParams),
+        Method("tools/call", call_tool, CallToolParams),
+    ]

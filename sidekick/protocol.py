@@ -1,0 +1,133 @@
+"""The pydantic models of every method's params and result and every notification.
+
+These models are the single source of truth for the wire: handlers validate with them, and
+schemas/ is generated from them (`python -m sidekick.schemas`). Field names are snake_case in Python
+and camelCase on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
+
+LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+RequestId = Union[str, int]
+
+
+class WireModel(BaseModel):
+    """camelCase on the wire; unknown keys from newer peers are ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore",
+                              defer_build=True)
+
+
+class OpenModel(WireModel):
+    """A wire object whose extra members are kept (MCP capability maps, client info)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class RequestMeta(OpenModel):
+    progress_token: Optional[Union[str, int]] = None
+
+
+class Implementation(OpenModel):
+    name: str
+    version: str
+
+
+# -- lifecycle -------------------------------------------------------------------------------------
+class InitializeParams(WireModel):
+    protocol_version: str
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    client_info: Optional[Implementation] = None
+
+
+class InitializeResult(WireModel):
+    protocol_version: str
+    capabilities: dict[str, Any]
+    server_info: Implementation
+    instructions: Optional[str] = None
+
+
+class EmptyParams(WireModel):
+    meta: Optional[RequestMeta] = Field(default=None, alias="_meta")
+
+
+class EmptyResult(WireModel):
+    pass
+
+
+class SetLevelParams(WireModel):
+    level: LogLevel
+
+
+class CancelledParams(WireModel):
+    request_id: RequestId
+    reason: Optional[str] = None
+
+
+class ProgressParams(WireModel):
+    progress_token: Union[str, int]
+    progress: float
+    total: Optional[float] = None
+    message: Optional[str] = None
+
+
+class LogMessageParams(WireModel):
+    level: LogLevel
+    logger: Optional[str] = None
+    data: Any
+
+
+# -- tools -----------------------------------------------------------------------------------------
+class ToolSpec(WireModel):
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    output_schema: Optional[dict[str, Any]] = None
+
+
+class ListToolsParams(WireModel):
+    cursor: Optional[str] = None
+
+
+class ListToolsResult(WireModel):
+    tools: list[ToolSpec]
+
+
+class CallToolParams(WireModel):
+    name: str
+    arguments: Optional[dict[str, Any]] = None
+    meta: Optional[RequestMeta] = Field(default=None, alias="_meta")
+
+
+class TextContent(OpenModel):
+    type: Literal["text"] = "text"
+    text: str
+
+
+class CallToolResult(WireModel):
+    content: list[TextContent]
+    structured_content: Optional[dict[str, Any]] = None
+    is_error: bool = False
+
+
+class HostCallToolParams(WireModel):
+    """Sent by the sidekick to the host: run one of the host's own tools (an agent action)."""
+
+    name: str
+    arguments: dict[str, Any]
+    run_id: Optional[str] = None
+
+
+class HostCallToolResult(WireModel):
+    """The host's answer to `host/callTool`. Content blocks other than text are accepted and ignored."""
+
+    content: list[dict[str, Any]] = Field(default_factory=list)
+    is_error: bool = False

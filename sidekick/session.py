@@ -1,0 +1,402 @@
+"""One JSON-RPC conversation with the host, in both directions.
+
+Incoming requests are dispatched through jsonrpcserver. Cheap methods (plain `def`) are answered inline,
+without a task switch; `async def` methods run as tasks so a long run never blocks a ping. Requests the
+sidekick sends to the host (`host/callTool`) wait on futures keyed by our own ids. `notifications/cancelled`
+cancels the matching task and, as MCP specifies, no answer is sent for it.
+
+The session knows nothing of MCP's methods or of stdio: it takes a `send` callable and a method table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from jsonrpcserver import JsonRpcError, Success, async_dispatch_to_response, dispatch_to_response
+from jsonrpcserver.response import to_serializable_one
+from pydantic import BaseModel, ValidationError
+
+from sidekick.errors import (
+    ConnectionClosedError,
+    InvalidParams,
+    InvalidRequest,
+    LineTooLong,
+    ParseError,
+    RemoteError,
+    RequestTimeoutError,
+    ServerShuttingDown,
+    describe_validation_error,
+    to_rpc_error,
+)
+
+log = logging.getLogger("sidekick.session")
+
+Send = Callable[[Any], None]
+CANCELLED_NOTIFICATION = "notifications/cancelled"
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """What a method handler knows about the request it serves."""
+
+    session: Session
+    id: Any
+    method: str
+    params: dict[str, Any]
+
+    @property
+    def progress_token(self) -> Any:
+        meta = self.params.get("_meta")
+        return meta.get("progressToken") if isinstance(meta, dict) else None
+
+    def progress(self, progress: float, message: str | None = None, total: float | None = None) -> None:
+        """Send `notifications/progress` when the request asked for it (MCP `_meta.progressToken`)."""
+        token = self.progress_token
+        if token is None:
+            return
+        params: dict[str, Any] = {"progressToken": token, "progress": progress}
+        if total is not None:
+            params["total"] = total
+        if message is not None:
+            params["message"] = message
+        self.session.notify("notifications/progress", params)
+
+
+Handler = Callable[[RequestContext, Any], Any]
+
+
+@dataclass(slots=True)
+class Method:
+    """A method handler with its params model; `is_async` handlers run as tasks."""
+
+    name: str
+    handler: Handler
+    params_model: type[BaseModel] | None = None
+    is_async: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.is_async = inspect.iscoroutinefunction(self.handler)
+
+    def parse(self, params: dict[str, Any]) -> Any:
+        if self.params_model is None:
+            return params
+        try:
+            return self.params_model.model_validate(params)
+        except ValidationError as exc:
+            raise InvalidParams(f"Invalid params: {describe_validation_error(exc)}") from None
+
+
+def _as_result(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return {} if value is None else value
+
+
+def _wire_error(exc: BaseException) -> JsonRpcError:
+    error = to_rpc_error(exc)
+    return JsonRpcError(error.code, error.message, error.data) if error.data is not None else \
+        JsonRpcError(error.code, error.message)
+
+
+def _sync_entry(method: Method) -> Callable[..., Any]:
+    def entry(ctx: RequestContext, **params: Any) -> Any:
+        try:
+            return Success(_as_result(method.handler(ctx, method.parse(params))))
+        except Exception as exc:
+            raise _wire_error(exc) from None
+    return entry
+
+
+def _async_entry(method: Method) -> Callable[..., Any]:
+    async def entry(ctx: RequestContext, **params: Any) -> Any:
+        try:
+            parsed = method.parse(params)
+            if method.is_async:
+                return Success(_as_result(await method.handler(ctx, parsed)))
+            return Success(_as_result(method.handler(ctx, parsed)))
+        except Exception as exc:
+            raise _wire_error(exc) from None
+    return entry
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _accept(value: Any) -> Any:
+    return value
+
+
+def _id_key(request_id: Any) -> tuple[str, Any]:
+    # 1 and "1" are different ids; True must not collide with 1.
+    return (type(request_id).__name__, request_id)
+
+
+def _valid_id(value: Any) -> bool:
+    return (isinstance(value, (str, int)) and not isinstance(value, bool)) or value is None
+
+
+def error_message(request_id: Any, error: dict[str, Any]) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+class Session:
+    """Serves one peer: dispatches what it sends, and sends it requests and notifications of our own."""
+
+    def __init__(self, send: Send, methods: dict[str, Method] | None = None) -> None:
+        self._send = send
+        self.methods: dict[str, Method] = {}
+        self._sync_table: dict[str, Callable[..., Any]] = {}
+        self._async_table: dict[str, Callable[..., Any]] = {}
+        self._inflight: dict[tuple[str, Any], asyncio.Task[Any]] = {}
+        self._cancelled_by_peer: set[asyncio.Task[Any]] = set()
+        self._shutting_down = False
+        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._next_id = itertools.count(1)
+        self._background: set[asyncio.Task[Any]] = set()
+        self.closed = False
+        for method in (methods or {}).values():
+            self.add_method(method)
+
+    # -- registration -------------------------------------------------------------------------
+    def add_method(self, method: Method) -> None:
+        self.methods[method.name] = method
+        self._async_table[method.name] = _async_entry(method)
+        if not method.is_async:
+            self._sync_table[method.name] = _sync_entry(method)
+
+    # -- incoming -----------------------------------------------------------------------------
+    def receive_line(self, line: bytes) -> None:
+        """Handle one framed line from the peer. Never raises."""
+        try:
+            message = json.loads(line)
+        except (ValueError, UnicodeDecodeError) as exc:
+            reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else f"invalid JSON: {exc}"
+            self._send(error_message(None, ParseError(f"Parse error: {reason}").to_error()))
+            return
+        try:
+            self.receive(message)
+        except Exception as exc:  # a bug here must not end the read loop
+            self._send(error_message(None, to_rpc_error(exc).to_error()))
+
+    def receive_oversize(self, size: int, limit: int) -> None:
+        error = LineTooLong(f"Message of {size} bytes exceeds the limit of {limit} bytes; it was dropped",
+                            {"size": size, "limit": limit})
+        self._send(error_message(None, error.to_error()))
+
+    def receive(self, message: Any) -> None:
+        """Handle one decoded JSON value: a request, a notification, a response, or a batch."""
+        if isinstance(message, list):
+            self._receive_batch(message)
+            return
+        answer = self._receive_one(message)
+        if isinstance(answer, asyncio.Task):
+            answer.add_done_callback(self._send_task_answer)
+        elif answer is not None:
+            self._send(answer)
+
+    def _send_task_answer(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is None and task.result() is not None:
+            self._send(task.result())
+
+    def _receive_batch(self, batch: list[Any]) -> None:
+        if not batch:
+            self._send(error_message(None, InvalidRequest("Invalid Request: empty batch").to_error()))
+            return
+        answers = [self._receive_one(item) for item in batch]
+        if not any(isinstance(a, asyncio.Task) for a in answers):
+            ready = [a for a in answers if a is not None]
+            if ready:
+                self._send(ready)
+            return
+        self._spawn(self._finish_batch(answers))
+
+    async def _finish_batch(self, answers: list[Any]) -> None:
+        tasks = [a for a in answers if isinstance(a, asyncio.Task)]
+        await asyncio.wait(tasks)
+        ready = []
+        for answer in answers:
+            if isinstance(answer, asyncio.Task):
+                answer = None if answer.cancelled() else answer.result()
+            if answer is not None:
+                ready.append(answer)
+        if ready:
+            self._send(ready)
+
+    def _receive_one(self, message: Any) -> dict[str, Any] | asyncio.Task[Any] | None:
+        if not isinstance(message, dict):
+            return error_message(None, InvalidRequest("Invalid Request: expected a JSON object").to_error())
+        if "method" not in message and ("result" in message or "error" in message):
+            self._receive_response(message)
+            return None
+        request_id = message.get("id")
+        is_notification = "id" not in message
+        problem = self._envelope_problem(message)
+        if problem:
+            if is_notification and isinstance(message.get("method"), str):
+                log.warning("dropped an invalid notification: %s", problem)
+                return None
+            return error_message(request_id if _valid_id(request_id) else None,
+                                 InvalidRequest(f"Invalid Request: {problem}").to_error())
+        name = message["method"]
+        params = message.get("params", {})
+        if name == CANCELLED_NOTIFICATION and is_notification:
+            self._cancel_from_peer(params)
+            return None
+        ctx = RequestContext(self, None if is_notification else request_id, name, params)
+        method = self.methods.get(name)
+        if method is None or not method.is_async:  # jsonrpcserver answers unknown methods with -32601
+            return self._dispatch_sync(message, ctx)
+        if self._shutting_down:
+            return error_message(request_id, ServerShuttingDown().to_error())
+        key = _id_key(request_id)
+        if not is_notification and key in self._inflight:
+            return error_message(request_id, InvalidRequest(
+                f"Invalid Request: id {request_id!r} is already in use by a request in flight").to_error())
+        task = asyncio.get_running_loop().create_task(self._dispatch_async(message, ctx))
+        if not is_notification:
+            self._inflight[key] = task
+            task.add_done_callback(lambda t, k=key: self._forget(k, t))
+        else:
+            self._track(task)
+        return None if is_notification else task
+
+    @staticmethod
+    def _envelope_problem(message: dict[str, Any]) -> str | None:
+        if message.get("jsonrpc") != "2.0":
+            return 'the "jsonrpc" member must be exactly "2.0"'
+        if not isinstance(message.get("method"), str):
+            return 'the "method" member must be a string'
+        if "id" in message and not _valid_id(message["id"]):
+            return 'the "id" member must be a string, an integer or null'
+        params = message.get("params", {})
+        if not isinstance(params, dict):
+            return 'the "params" member must be an object (named parameters)' if isinstance(params, list) \
+                else 'the "params" member must be a structured value'
+        return None
+
+    def _dispatch_sync(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+        response = dispatch_to_response(message, self._sync_table, context=ctx, deserializer=_same,
+                                        validator=_accept, post_process=to_serializable_one)
+        return response  # type: ignore[return-value]
+
+    async def _dispatch_async(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+        try:
+            return await async_dispatch_to_response(message, self._async_table, context=ctx, deserializer=_same,
+                                                    validator=_accept, post_process=to_serializable_one)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task in self._cancelled_by_peer or ctx.id is None:
+                self._cancelled_by_peer.discard(task)
+                raise
+            # Cut short by shutdown, not by the peer: the peer still deserves an answer.
+            return error_message(ctx.id, ServerShuttingDown("Server shut down before the request finished")
+                                 .to_error())
+
+    def _cancel_from_peer(self, params: Any) -> None:
+        request_id = params.get("requestId") if isinstance(params, dict) else None
+        task = self._inflight.get(_id_key(request_id))
+        if task is None:
+            log.debug("cancel for %r: no such request in flight", request_id)
+            return
+        log.info("request %r cancelled by the peer", request_id)
+        self._cancelled_by_peer.add(task)
+        task.cancel()
+
+    def _forget(self, key: tuple[str, Any], task: asyncio.Task[Any]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        self._cancelled_by_peer.discard(task)
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        self._track(asyncio.get_running_loop().create_task(coro))  # type: ignore[arg-type]
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- outgoing -----------------------------------------------------------------------------
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        """Send a notification to the peer."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._send(message)
+
+    async def request(self, method: str, params: dict[str, Any] | None = None,
+                      timeout: float | None = None) -> Any:
+        """Send a request to the peer and wait for its answer.
+
+        Raises RemoteError (the peer answered with an error), RequestTimeoutError, or
+        ConnectionClosedError (the peer went away). If the caller is cancelled, the peer is told.
+        """
+        if self.closed:
+            raise ConnectionClosedError(f"cannot send {method}: the connection is closed")
+        request_id = f"s-{next(self._next_id)}"
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
+        if params is not None:
+            message["params"] = params
+        try:
+            self._send(message)
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            self.notify(CANCELLED_NOTIFICATION, {"requestId": request_id, "reason": "timed out"})
+            raise RequestTimeoutError(f"{method} got no answer within {timeout:g} s") from None
+        except asyncio.CancelledError:
+            if not self.closed:
+                self.notify(CANCELLED_NOTIFICATION, {"requestId": request_id, "reason": "cancelled"})
+            raise
+        finally:
+            self._pending.pop(request_id, None)
+
+    def _receive_response(self, message: dict[str, Any]) -> None:
+        future = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        if future is None or future.done():
+            log.warning("dropped an answer for unknown or finished request id %r", message.get("id"))
+            return
+        if "error" in message:
+            error = message["error"] if isinstance(message["error"], dict) else {}
+            code = error.get("code") if isinstance(error.get("code"), int) else -32603
+            future.set_exception(RemoteError(code, str(error.get("message", "unknown error")), error.get("data")))
+        else:
+            future.set_result(message["result"])
+
+    # -- shutdown -----------------------------------------------------------------------------
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
+    async def shutdown(self, grace: float, input_closed: bool = True) -> None:
+        """Let work in flight finish for `grace` seconds, cancel the rest, and fail pending host requests.
+
+        With the input closed the host can no longer answer us, so its pending requests fail at once.
+        """
+        self._shutting_down = True
+        if input_closed:
+            self.close()
+        work = set(self._inflight.values()) | self._background
+        if work:
+            _, late = await asyncio.wait(work, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+        self.close()
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=1.0)
+
+    def close(self) -> None:
+        """The peer is gone: reject every request we are waiting on with one clear error."""
+        self.closed = True
+        for request_id, future in list(self._pending.items()):
+            if not future.done():
+                future.set_exception(ConnectionClosedError(f"the host closed the connection ({request_id})"))
+        self._pending.clear()

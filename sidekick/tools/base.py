@@ -1,0 +1,132 @@
+"""What a tool is, and the registry that lists and calls tools.
+
+A tool is a name, a description, a pydantic arguments model (whose JSON Schema is the tool's
+inputSchema) and `run()`. `run` may be `async def` (it runs on the event loop) or a plain `def` (it
+blocks, so it runs in a worker thread). Whatever a tool raises comes back as a `ToolOutput` with
+`is_error=True`: a tool failure is something the model reads, never a protocol fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Iterable
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from sidekick.errors import describe_validation_error
+
+log = logging.getLogger("sidekick.tools")
+
+
+class ToolArgs(BaseModel):
+    """Base for tool argument models: unknown keys are refused so the model learns the real schema."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True, populate_by_name=True)
+
+
+@dataclass
+class ToolOutput:
+    """What a tool call produced: text for the model, optional structured data, and the error flag."""
+
+    text: str
+    structured: dict[str, Any] | None = None
+    is_error: bool = False
+
+    def to_mcp(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"content": [{"type": "text", "text": self.text}], "isError": self.is_error}
+        if self.structured is not None:
+            result["structuredContent"] = self.structured
+        return result
+
+
+class ToolFailure(Exception):
+    """Raised by a tool for an expected failure; its message goes to the model as is."""
+
+
+class Tool:
+    """Subclass and set `name`, `description`, `Args`; implement `run(args)`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    Args: ClassVar[type[BaseModel]]
+    timeout_s: ClassVar[float] = 30.0
+    output_schema: ClassVar[dict[str, Any] | None] = None
+
+    def run(self, args: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def spec(self) -> dict[str, Any]:
+        """The MCP tool description: {name, description, inputSchema[, outputSchema]}."""
+        spec: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.Args.model_json_schema(),
+        }
+        if self.output_schema is not None:
+            spec["outputSchema"] = self.output_schema
+        return spec
+
+
+def as_output(value: Any) -> ToolOutput:
+    """Normalise what `run()` returned: a ToolOutput, a str, or a JSON-able dict (structured)."""
+    if isinstance(value, ToolOutput):
+        return value
+    if isinstance(value, str):
+        return ToolOutput(value)
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json", by_alias=True)
+    if isinstance(value, dict):
+        import json
+
+        return ToolOutput(json.dumps(value, ensure_ascii=False), structured=value)
+    return ToolOutput(str(value))
+
+
+@dataclass
+class ToolRegistry:
+    """The tools this process offers, by name."""
+
+    tools: dict[str, Tool] = field(default_factory=dict)
+
+    def add(self, tool: Tool) -> None:
+        if tool.name in self.tools:
+            raise ValueError(f"a tool named {tool.name!r} is already registered")
+        self.tools[tool.name] = tool
+
+    def names(self) -> list[str]:
+        return list(self.tools)
+
+    def specs(self, names: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        chosen = self.tools if names is None else {n: self.tools[n] for n in names if n in self.tools}
+        return [tool.spec() for tool in chosen.values()]
+
+    async def call(self, name: str, arguments: Any) -> ToolOutput:
+        """Validate and run one tool call. Only cancellation propagates; every failure is a ToolOutput."""
+        tool = self.tools.get(name)
+        if tool is None:
+            known = ", ".join(sorted(self.tools)) or "none"
+            return ToolOutput(f"Unknown tool {name!r}. Available tools: {known}.", is_error=True)
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            return ToolOutput(f"Arguments for {name} must be a JSON object.", is_error=True)
+        try:
+            args = tool.Args.model_validate(arguments)
+        except ValidationError as exc:
+            return ToolOutput(f"Invalid arguments for {name}: {describe_validation_error(exc)}", is_error=True)
+        try:
+            if inspect.iscoroutinefunction(tool.run):
+                value = await asyncio.wait_for(tool.run(args), tool.timeout_s)
+            else:
+                value = await asyncio.wait_for(asyncio.to_thread(tool.run, args), tool.timeout_s)
+        except asyncio.TimeoutError:
+            return ToolOutput(f"{name} timed out after {tool.timeout_s:g} s.", is_error=True)
+        except ToolFailure as exc:
+            return ToolOutput(f"{name} failed: {exc}", is_error=True)
+        except Exception as exc:  # a tool's bug must not end the run
+            log.warning("tool %s raised", name, exc_info=exc)
+            return ToolOutput(f"{name} failed: {type(exc).__name__}: {exc}", is_error=True)
+        return as_output(value)
