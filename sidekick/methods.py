@@ -19,9 +19,12 @@ from sidekick.protocol import (
     ListToolsResult,
     SetLevelParams,
 )
+from sidekick.agent.models import RunParams, RunResult
+from sidekick.errors import InvalidParams
 from sidekick.session import Method, RequestContext
 
 if TYPE_CHECKING:
+    from sidekick.agent.model import ChatModel, ResolvedModelSettings
     from sidekick.logforward import LogForwarder
     from sidekick.tools.base import ToolRegistry
 
@@ -40,6 +43,7 @@ class ServerState:
     """What the methods share for the life of the process."""
 
     registry_factory: Callable[[], ToolRegistry]
+    model_factory: Callable[[ResolvedModelSettings], ChatModel] | None = None
     log_forwarder: LogForwarder | None = None
     client_info: dict[str, Any] | None = None
     protocol_version: str | None = None
@@ -92,6 +96,9 @@ def build_methods(state: ServerState) -> list[Method]:
         output = await state.registry.call(params.name, params.arguments)
         return CallToolResult.model_validate(output.to_mcp())
 
+    async def run(ctx: RequestContext, params: RunParams) -> RunResult:
+        return await run_task(state, ctx, params)
+
     return [
         Method("initialize", initialize, InitializeParams),
         Method("notifications/initialized", initialized),
@@ -99,4 +106,33 @@ def build_methods(state: ServerState) -> list[Method]:
         Method("logging/setLevel", set_level, SetLevelParams),
         Method("tools/list", list_tools, ListToolsParams),
         Method("tools/call", call_tool, CallToolParams),
+        Method("sidekick/run", run, RunParams),
     ]
+
+
+async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -> RunResult:
+    """One `sidekick/run`: resolve the model, assemble the run's tools, and loop until done."""
+    from sidekick.agent.loop import AgentLoop
+    from sidekick.agent.model import resolve_settings
+    from sidekick.agent.toolbox import Toolbox
+
+    registry = state.registry
+    builtin = registry.names() if params.tools is None else params.tools
+    unknown = [name for name in builtin if name not in registry.tools]
+    if unknown:
+        raise InvalidParams(f"Invalid params: unknown tool(s) {', '.join(unknown)}; "
+                            f"available: {', '.join(registry.names())}")
+    settings = resolve_settings(params.model)
+    if state.model_factory is None:
+        from sidekick.agent.openai_model import OpenAIChatModel
+
+        state.model_factory = OpenAIChatModel
+    timeout_s = params.host_tool_timeout_ms / 1000
+
+    async def call_host(name: str, arguments: dict[str, Any]) -> Any:
+        return await ctx.session.request("host/callTool", {"name": name, "arguments": arguments},
+                                         timeout=timeout_s)
+
+    toolbox = Toolbox(registry, builtin, params.host_tools or [], call_host)
+    loop = AgentLoop(state.model_factory(settings), toolbox, progress=lambda n, message: ctx.progress(n, message))
+    return await loop.run(params)

@@ -1,0 +1,146 @@
+/**
+ * PYTHON_ANALYZE: hands analysis, research, calculation and benchmark requests to the sidekick's
+ * tool-calling loop and answers with its result. Never throws: failures become success: false.
+ */
+import type { Action, ActionResult, HandlerCallback, IAgentRuntime, Memory, State } from "@elizaos/core";
+import { hostActionTools } from "./host-tools.js";
+import { clip, type LoggerLike } from "./log.js";
+import { PythonSidekickService, type RunResult } from "./service.js";
+
+/** Words that mark a request for the Python specialist. */
+export const ANALYZE_INTENT =
+  /\b(analy[sz]e[sd]?|analy[sz]ing|analysis|analytics|research(ing)?|investigate|calculat(e|ed|es|ing|ion|ions)|comput(e|ing)|benchmark(s|ing)?|statistic(s|al)?|crunch)\b/i;
+
+const MAX_HISTORY = 20;
+
+function serviceOf(runtime: IAgentRuntime): PythonSidekickService | null {
+  return runtime.getService<PythonSidekickService>(PythonSidekickService.serviceType);
+}
+
+function textOf(value: unknown, max: number): string | undefined {
+  if (typeof value === "string") return clip(value, max);
+  if (Array.isArray(value)) return clip(value.filter((v) => typeof v === "string").join(" "), max);
+  return undefined;
+}
+
+/** The context sent with the task: the message, the conversation so far, and who the agent is. */
+export function buildContext(runtime: IAgentRuntime, message: Memory, state?: State): Record<string, unknown> {
+  const character = runtime.character ?? { name: "agent" };
+  const conversation = textOf(state?.values?.recentMessages, 4000) ?? (state?.text ? clip(state.text, 4000) : undefined);
+  return {
+    message: {
+      text: message.content?.text ?? "",
+      source: message.content?.source,
+      entityId: message.entityId,
+      roomId: message.roomId,
+      createdAt: message.createdAt,
+    },
+    character: {
+      name: character.name,
+      bio: textOf(character.bio, 1500),
+      topics: Array.isArray(character.topics) ? character.topics.slice(0, 20) : undefined,
+    },
+    ...(conversation ? { conversation } : {}),
+  };
+}
+
+type ChatMessage = { role?: string; content?: unknown; tool_calls?: unknown };
+
+/** Only plain user/assistant turns survive between runs: a cut-off tool exchange would be invalid. */
+function plainTurns(messages: unknown[]): ChatMessage[] {
+  return (messages as ChatMessage[])
+    .filter((m) => (m?.role === "user" || m?.role === "assistant") && typeof m.content === "string" && m.content && !m.tool_calls)
+    .slice(-MAX_HISTORY);
+}
+
+async function loadHistory(runtime: IAgentRuntime, roomId: string): Promise<ChatMessage[]> {
+  try {
+    return (await runtime.getCache<ChatMessage[]>(`python-sidekick:history:${roomId}`)) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+async function saveHistory(runtime: IAgentRuntime, roomId: string, earlier: ChatMessage[], result: RunResult): Promise<void> {
+  try {
+    await runtime.setCache(`python-sidekick:history:${roomId}`, plainTurns([...earlier, ...(result.messages ?? [])]));
+  } catch {
+    // History is a convenience; a cache without room for it must not fail the answer.
+  }
+}
+
+export const pythonAnalyzeAction: Action = {
+  name: "PYTHON_ANALYZE",
+  similes: ["ANALYZE_WITH_PYTHON", "RESEARCH", "CALCULATE", "BENCHMARK", "PYTHON_SPECIALIST"],
+  description:
+    "Hand a multi-step analysis, research, calculation or benchmark request to the Python specialist, " +
+    "which plans, calls tools (calculator, web fetch, search, and allowed agent actions) and reports back.",
+  examples: [
+    [
+      { name: "{{user}}", content: { text: "Can you analyze how a 7% yearly return compounds over 30 years on $10,000?" } },
+      { name: "{{agent}}", content: { text: "Engaging Python specialist…", actions: ["PYTHON_ANALYZE"] } },
+    ],
+    [
+      { name: "{{user}}", content: { text: "Research the latest release notes of numpy and summarize them" } },
+      { name: "{{agent}}", content: { text: "Engaging Python specialist…", actions: ["PYTHON_ANALYZE"] } },
+    ],
+  ],
+
+  validate: async (runtime: IAgentRuntime, message: Memory): Promise<boolean> => {
+    const service = serviceOf(runtime);
+    if (!service?.available) return false;
+    return ANALYZE_INTENT.test(message.content?.text ?? "");
+  },
+
+  handler: async (runtime, message, state, _options, callback?: HandlerCallback): Promise<ActionResult> => {
+    const log = (runtime.logger as LoggerLike | undefined) ?? console;
+    const service = serviceOf(runtime);
+    const say = async (text: string) => {
+      try {
+        await callback?.({ text, actions: ["PYTHON_ANALYZE"], source: message.content?.source });
+      } catch (error) {
+        log.warn(`sidekick: the callback failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    if (!service) {
+      const text = "The Python specialist is not available (the python_sidekick service is not running).";
+      await say(text);
+      return { success: false, text, error: text, data: { pythonUsed: false } };
+    }
+    await say("Engaging Python specialist…");
+    const started = Date.now();
+    try {
+      const history = await loadHistory(runtime, message.roomId);
+      const result = await service.executeTask({
+        task: message.content?.text ?? "",
+        context: buildContext(runtime, message, state),
+        hostTools: hostActionTools(runtime, service.settings.hostActions, { message, state }, log),
+        messages: history.length ? history : undefined,
+        onProgress: (p) => log.info(`sidekick: step ${p.progress}${p.total ? `/${p.total}` : ""}: ${p.message ?? ""}`),
+      });
+      await saveHistory(runtime, message.roomId, [...history, { role: "user", content: message.content?.text ?? "" }], result);
+      const text = result.text || (result.error ? `The Python specialist stopped: ${result.error}` : "The Python specialist returned no answer.");
+      await say(text);
+      const success = result.stopReason === "done" || (result.stopReason !== "error" && Boolean(result.text));
+      return {
+        success,
+        text,
+        ...(success ? {} : { error: result.error ?? `stopped: ${result.stopReason}` }),
+        data: {
+          pythonUsed: true,
+          toolsUsed: result.toolsUsed,
+          steps: result.steps,
+          usage: result.usage,
+          stopReason: result.stopReason,
+          durationMs: result.durationMs,
+        },
+      };
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      log.error(`sidekick: PYTHON_ANALYZE failed: ${reason}`);
+      const text = `The Python specialist could not finish this request: ${reason}`;
+      await say(text);
+      return { success: false, text, error: reason, data: { pythonUsed: true, durationMs: Date.now() - started } };
+    }
+  },
+};

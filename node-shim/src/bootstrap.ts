@@ -1,0 +1,200 @@
+/**
+ * Zero-config: find Python ≥ 3.10, create a private venv in a per-user cache directory (keyed by the
+ * package version), install the wheel shipped in this package, and reuse it afterwards.
+ */
+import { execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { PythonNotFoundError, SidekickUnavailableError } from "./errors.js";
+import type { LoggerLike } from "./log.js";
+
+const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+const MIN_PYTHON: [number, number] = [3, 10];
+
+/** This package's version (from its package.json). */
+export const PACKAGE_VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, "package.json"), "utf8")).version;
+
+export interface PythonInfo {
+  command: string;
+  version: [number, number, number];
+  executable: string;
+}
+
+/** The per-user cache directory of this package. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (process.platform === "win32") {
+    return join(env.LOCALAPPDATA ?? join(homedir(), "AppData", "Local"), "plugin-python-sidekick", "Cache");
+  }
+  if (process.platform === "darwin") return join(homedir(), "Library", "Caches", "plugin-python-sidekick");
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "plugin-python-sidekick");
+}
+
+/** The wheel bundled in this package's python/ directory, if any. */
+export function bundledWheel(dir = join(PACKAGE_ROOT, "python")): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const wheels = readdirSync(dir).filter((f) => /^eliza_sidekick-.*\.whl$/.test(f)).sort();
+  return wheels.length ? join(dir, wheels[wheels.length - 1]!) : undefined;
+}
+
+const PROBE = "import sys, venv, ensurepip; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)";
+
+function probe(command: string): Promise<PythonInfo | string> {
+  return new Promise((resolve) => {
+    execFile(command, ["-c", PROBE], { timeout: 15_000, windowsHide: true }, (error, stdout, stderr) => {
+      if (error) {
+        const missingModule = /No module named '?(venv|ensurepip)/.exec(stderr);
+        if (missingModule) return resolve(`${command}: has no '${missingModule[1]}' module (install python3-venv)`);
+        return resolve(`${command}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : error.message.split("\n")[0]}`);
+      }
+      const [version = "", executable = ""] = stdout.trim().split(/\r?\n/);
+      const parts = version.split(".").map(Number) as [number, number, number];
+      if (parts[0]! < MIN_PYTHON[0] || (parts[0] === MIN_PYTHON[0] && parts[1]! < MIN_PYTHON[1])) {
+        return resolve(`${command}: Python ${version} is too old`);
+      }
+      resolve({ command, version: parts, executable: executable.trim() });
+    });
+  });
+}
+
+/** Finds Python ≥ 3.10: SIDEKICK_PYTHON if given (and only it), else python3, else python. */
+export async function findPython(preferred?: string): Promise<PythonInfo> {
+  const candidates = preferred ? [preferred] : ["python3", "python"];
+  const problems: string[] = [];
+  for (const candidate of candidates) {
+    const found = await probe(candidate);
+    if (typeof found !== "string") return found;
+    problems.push(found);
+  }
+  throw new PythonNotFoundError(
+    `No usable Python ${MIN_PYTHON.join(".")}+ found (${problems.join("; ")}). ` +
+      "Install Python 3.10 or newer with its venv module (e.g. `apt install python3 python3-venv`, " +
+      "`brew install python`, or python.org), or set SIDEKICK_PYTHON to its path, " +
+      "or SIDEKICK_COMMAND to a sidekick command such as `pipx run --spec eliza-sidekick sidekick --stdio`.",
+  );
+}
+
+function venvPython(venv: string): string {
+  return process.platform === "win32" ? join(venv, "Scripts", "python.exe") : join(venv, "bin", "python");
+}
+
+/** Runs a command, sending its output lines to the logger at debug level. */
+function run(command: string, args: string[], logger: LoggerLike, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], windowsHide: true, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: "1", PYTHONUNBUFFERED: "1" } });
+    const tail: string[] = [];
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+        tail.push(line);
+        if (tail.length > 15) tail.shift();
+        logger.debug(`[sidekick bootstrap] ${line}`);
+      });
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) resolve();
+      else reject(new Error(`${[command, ...args].join(" ")} failed (${signal ?? `exit ${code}`}): ${tail.join("\n")}`));
+    });
+  });
+}
+
+async function pidAlive(pid: number): Promise<boolean> {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** A cross-process lock (an exclusive directory); a lock whose owner died is taken over. */
+async function withLock<T>(lockDir: string, logger: LoggerLike, fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + 15 * 60_000;
+  let told = false;
+  for (;;) {
+    try {
+      await mkdir(lockDir);
+      await writeFile(join(lockDir, "pid"), String(process.pid));
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const owner = Number(await readFile(join(lockDir, "pid"), "utf8").catch(() => "0"));
+      const age = Date.now() - (await stat(lockDir).then((s) => s.mtimeMs, () => Date.now()));
+      if ((owner && !(await pidAlive(owner))) || (!owner && age > 60_000)) {
+        await rm(lockDir, { recursive: true, force: true });
+        continue;
+      }
+      if (Date.now() > deadline) throw new SidekickUnavailableError(`timed out waiting for the bootstrap lock ${lockDir}`);
+      if (!told) logger.info("sidekick: another process is installing the Python sidekick, waiting");
+      told = true;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lockDir, { recursive: true, force: true });
+  }
+}
+
+export interface BootstrapOptions {
+  python?: string;
+  cacheDir?: string;
+  wheel?: string;
+  logger: LoggerLike;
+  /** Time limit of the pip install (default 10 minutes). */
+  installTimeoutMs?: number;
+}
+
+/**
+ * Returns the venv's Python with the sidekick installed, creating the venv on first use.
+ * Throws PythonNotFoundError (no Python) or SidekickUnavailableError (no wheel, install failed).
+ */
+export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
+  const { logger } = opts;
+  const wheel = opts.wheel ?? bundledWheel();
+  if (!wheel) {
+    throw new SidekickUnavailableError(
+      "This copy of plugin-python-sidekick ships no Python wheel (a development checkout?). " +
+        "Run `npm pack` to build one, or set SIDEKICK_COMMAND (e.g. `sidekick --stdio`).",
+    );
+  }
+  const python = await findPython(opts.python);
+  const root = opts.cacheDir ?? defaultCacheDir();
+  const venv = join(root, `venv-${PACKAGE_VERSION}-py${python.version[0]}.${python.version[1]}`);
+  const marker = join(venv, ".sidekick-installed");
+  const wheelName = wheel.split(/[\\/]/).pop()!;
+  const isInstalled = async () => (await readFile(marker, "utf8").catch(() => "")).trim() === wheelName;
+  if (await isInstalled()) return venvPython(venv);
+
+  await mkdir(root, { recursive: true });
+  return withLock(`${venv}.lock`, logger, async () => {
+    if (await isInstalled()) return venvPython(venv);
+    const started = Date.now();
+    logger.info(`sidekick: first start, installing the Python sidekick into ${venv} (Python ${python.version.join(".")}); this takes a minute`);
+    await rm(venv, { recursive: true, force: true });
+    try {
+      await run(python.command, ["-m", "venv", venv], logger, 120_000);
+      logger.info("sidekick: venv created, installing eliza-sidekick and its dependencies with pip");
+      await run(venvPython(venv), ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", wheel], logger, opts.installTimeoutMs ?? 600_000);
+    } catch (error) {
+      await rm(venv, { recursive: true, force: true });
+      throw new SidekickUnavailableError(
+        `Installing the Python sidekick failed: ${error instanceof Error ? error.message : String(error)}. ` +
+          "Check network access to PyPI (or PIP_INDEX_URL), or set SIDEKICK_COMMAND.",
+        { cause: error },
+      );
+    }
+    await writeFile(marker, wheelName);
+    logger.info(`sidekick: Python sidekick installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    return venvPython(venv);
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The plugin's settings, read with runtime.getSetting and falling back to the environment.
+ */
+
+/** Something that has elizaOS's getSetting (an IAgentRuntime, or a stub in tests). */
+export interface SettingsSource {
+  getSetting(key: string): string | boolean | number | null;
+}
+
+export interface SidekickSettings {
+  /** SIDEKICK_COMMAND split into argv; overrides the bootstrap. */
+  command?: string[];
+  /** SIDEKICK_PYTHON: the interpreter used to create the venv. */
+  python?: string;
+  baseUrl?: string;
+  model?: string;
+  apiKey?: string;
+  maxSteps?: number;
+  /** Time limit of one run, in ms. */
+  timeoutMs: number;
+  allowPrivateUrls: boolean;
+  /** Names of the agent's actions that the loop may call. */
+  hostActions: string[];
+  /** SIDEKICK_CACHE_DIR: where the venv lives (default: the per-user cache directory). */
+  cacheDir?: string;
+  /** SIDEKICK_ENV_PASSTHROUGH: extra environment variable names passed to the child. */
+  envPassthrough: string[];
+}
+
+export const DEFAULT_RUN_TIMEOUT_MS = 120_000;
+
+/** Setting names, as declared in package.json agentConfig.pluginParameters. */
+export const SETTING_NAMES = [
+  "SIDEKICK_COMMAND",
+  "SIDEKICK_PYTHON",
+  "SIDEKICK_BASE_URL",
+  "SIDEKICK_MODEL",
+  "SIDEKICK_API_KEY",
+  "SIDEKICK_MAX_STEPS",
+  "SIDEKICK_TIMEOUT_MS",
+  "SIDEKICK_ALLOW_PRIVATE_URLS",
+  "SIDEKICK_HOST_ACTIONS",
+  "SIDEKICK_CACHE_DIR",
+  "SIDEKICK_ENV_PASSTHROUGH",
+] as const;
+
+/** Splits a command line into argv, honouring single quotes, double quotes and backslashes. */
+export function parseCommand(line: string): string[] {
+  const args: string[] = [];
+  let current = "";
+  let inArg = false;
+  let quote: '"' | "'" | null = null;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]!;
+    if (quote) {
+      if (ch === quote) quote = null;
+      else if (ch === "\\" && quote === '"' && i + 1 < line.length) current += line[++i];
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inArg = true;
+    } else if (ch === "\\" && i + 1 < line.length) {
+      current += line[++i];
+      inArg = true;
+    } else if (/\s/.test(ch)) {
+      if (inArg) args.push(current);
+      current = "";
+      inArg = false;
+    } else {
+      current += ch;
+      inArg = true;
+    }
+  }
+  if (quote) throw new Error(`unbalanced ${quote} in command: ${line}`);
+  if (inArg) args.push(current);
+  return args;
+}
+
+function truthy(value: string | undefined): boolean {
+  return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
+}
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${value}'`);
+  return n;
+}
+
+/**
+ * Reads every setting. `runtime` may be null (environment only). Model settings fall back to the
+ * agent's OPENAI_* settings, so an agent with an OpenAI-compatible model needs no extra config.
+ */
+export function readSettings(runtime: SettingsSource | null, env: NodeJS.ProcessEnv = process.env): SidekickSettings {
+  const get = (key: string): string | undefined => {
+    const value = runtime?.getSetting(key);
+    if (value !== null && value !== undefined && value !== "") return String(value);
+    const fromEnv = env[key];
+    return fromEnv === undefined || fromEnv === "" ? undefined : fromEnv;
+  };
+  const list = (value: string | undefined) =>
+    (value ?? "").split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
+  const command = get("SIDEKICK_COMMAND");
+  return {
+    command: command ? parseCommand(command) : undefined,
+    python: get("SIDEKICK_PYTHON"),
+    baseUrl: get("SIDEKICK_BASE_URL") ?? get("OPENAI_BASE_URL"),
+    model: get("SIDEKICK_MODEL") ?? get("OPENAI_LARGE_MODEL") ?? get("LARGE_MODEL") ?? get("OPENAI_MODEL"),
+    apiKey: get("SIDEKICK_API_KEY") ?? get("OPENAI_API_KEY"),
+    maxSteps: positiveInt("SIDEKICK_MAX_STEPS", get("SIDEKICK_MAX_STEPS")),
+    timeoutMs: positiveInt("SIDEKICK_TIMEOUT_MS", get("SIDEKICK_TIMEOUT_MS")) ?? DEFAULT_RUN_TIMEOUT_MS,
+    allowPrivateUrls: truthy(get("SIDEKICK_ALLOW_PRIVATE_URLS")),
+    hostActions: list(get("SIDEKICK_HOST_ACTIONS")),
+    cacheDir: get("SIDEKICK_CACHE_DIR"),
+    envPassthrough: list(get("SIDEKICK_ENV_PASSTHROUGH")),
+  };
+}
+
+/** The sidekick's settings as the child's environment variables. */
+export function settingsEnv(s: SidekickSettings): Record<string, string | undefined> {
+  return {
+    SIDEKICK_BASE_URL: s.baseUrl,
+    SIDEKICK_MODEL: s.model,
+    SIDEKICK_API_KEY: s.apiKey,
+    SIDEKICK_ALLOW_PRIVATE_URLS: s.allowPrivateUrls ? "1" : undefined,
+  };
+}

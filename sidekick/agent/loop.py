@@ -1,0 +1,196 @@
+"""The native tool-calling loop: the model sees every tool result before it picks its next step."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sidekick.agent.model import ChatModel, ModelTurn, ToolCall
+from sidekick.agent.models import RunError, RunParams, RunResult, Step, StopReason, Usage
+from sidekick.agent.prompt import system_prompt
+from sidekick.agent.textcalls import parse_text_tool_calls
+from sidekick.agent.toolbox import HostGoneError, Toolbox
+from sidekick.agent.transcript import fit_transcript
+from sidekick.errors import ModelError, RpcError
+from sidekick.tools.base import ToolOutput
+
+log = logging.getLogger("sidekick.agent")
+
+MAX_TOOL_RESULT_CHARS = 16_000
+PREVIEW_CHARS = 200
+MAX_PARALLEL_TOOLS = 8
+
+Progress = Callable[[int, str], None]
+
+
+def _no_progress(step: int, message: str) -> None:
+    pass
+
+
+@dataclass
+class RunState:
+    """Everything a run has produced so far; a run cut short still answers from it."""
+
+    messages: list[dict[str, Any]]
+    task_index: int
+    steps: list[Step] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    last_text: str = ""
+    model_turns: int = 0
+
+    def new_messages(self) -> list[dict[str, Any]]:
+        return self.messages[self.task_index:]
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """Decode a tool call's arguments. Null or empty means no arguments; anything else must be an object."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}, None
+    if isinstance(raw, dict):
+        return raw, None
+    if isinstance(raw, str):
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            return None, f"the arguments are not valid JSON ({exc}); send a JSON object matching the schema"
+        if value is None:
+            return {}, None
+        if isinstance(value, dict):
+            return value, None
+        return None, f"the arguments must be a JSON object, got {type(value).__name__}"
+    return None, f"the arguments must be a JSON object, got {type(raw).__name__}"
+
+
+def _arguments_text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw or "{}"
+    return json.dumps(raw if raw is not None else {}, ensure_ascii=False)
+
+
+def _assistant_message(turn: ModelTurn, calls: list[ToolCall], text: str | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": _arguments_text(c.arguments)}}
+                                 for c in calls]
+    return message
+
+
+class AgentLoop:
+    """Runs one task to its end. Cancellation (of the awaiting task) propagates; limits end the run."""
+
+    def __init__(self, model: ChatModel, toolbox: Toolbox, progress: Progress = _no_progress) -> None:
+        self.model = model
+        self.toolbox = toolbox
+        self.progress = progress
+        self._progress_count = 0
+
+    async def run(self, params: RunParams) -> RunResult:
+        started = time.perf_counter()
+        history = [m for m in (params.messages or []) if m.get("role") != "system"]
+        messages = [{"role": "system", "content": system_prompt(params)}, *history,
+                    {"role": "user", "content": params.task}]
+        state = RunState(messages=messages, task_index=len(messages) - 1)
+        stop: StopReason = "done"
+        error: RunError | None = None
+        deadline = None if params.timeout_ms is None else time.monotonic() + params.timeout_ms / 1000
+        try:
+            if deadline is None:
+                stop = await self._turns(params, state, deadline)
+            else:
+                stop = await asyncio.wait_for(self._turns(params, state, deadline), params.timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            stop = "timeout"
+        except (RpcError, HostGoneError) as exc:
+            stop = "error"
+            code = exc.code if isinstance(exc, RpcError) else -32020
+            kind = getattr(exc, "kind", None) or ("host_gone" if isinstance(exc, HostGoneError) else None)
+            error = RunError(code=code, message=str(exc), kind=kind)
+            log.warning("run ended with an error: %s", exc)
+        if stop != "done":
+            self._close_open_calls(state, f"not run: the run stopped ({stop})")
+        text = state.last_text or self._fallback_text(stop, state, error)
+        tools_used = list(dict.fromkeys(step.tool for step in state.steps))
+        return RunResult(text=text, stop_reason=stop, steps=state.steps, tools_used=tools_used,
+                         usage=state.usage, messages=state.new_messages(), model_turns=state.model_turns,
+                         duration_ms=round((time.perf_counter() - started) * 1000, 3), error=error)
+
+    def _fallback_text(self, stop: StopReason, state: RunState, error: RunError | None) -> str:
+        if stop == "error" and error is not None:
+            return f"The run failed: {error.message}"
+        done = f" after {len(state.steps)} tool call(s)" if state.steps else ""
+        reasons = {"max_steps": "it reached its step limit", "timeout": "it ran out of time",
+                   "token_budget": "it used up its token budget", "done": "the model gave no answer"}
+        return f"The run stopped{done} because {reasons.get(stop, stop)}, before a final answer."
+
+    def _report(self, message: str) -> None:
+        self._progress_count += 1
+        self.progress(self._progress_count, message)
+
+    async def _turns(self, params: RunParams, state: RunState, deadline: float | None) -> StopReason:
+        specs = self.toolbox.specs()
+        names = [s["name"] for s in specs]
+        for _ in range(params.max_steps):
+            sent = fit_transcript(state.messages, params.transcript_budget_chars, state.task_index)
+            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
+            turn = await self.model.complete(sent, specs, remaining)
+            state.model_turns += 1
+            if turn.usage is not None:
+                state.usage.add(turn.usage)
+            calls, text = turn.tool_calls, turn.content
+            if not calls:
+                calls, text = parse_text_tool_calls(turn.content, names)
+            state.messages.append(_assistant_message(turn, calls, text))
+            if text and text.strip():
+                state.last_text = text.strip()
+            if not calls:
+                self._report("model answered")
+                return "done"
+            self._report("model asked for " + ", ".join(c.name for c in calls))
+            if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
+                self._answer_unrun(state, calls, "not run: the token budget is used up")
+                return "token_budget"
+            await self._run_calls(calls, state)
+        return "max_steps"
+
+    def _answer_unrun(self, state: RunState, calls: list[ToolCall], why: str) -> None:
+        # Every tool call needs a result message, or the transcript is invalid for the next turn.
+        for call in calls:
+            state.messages.append({"role": "tool", "tool_call_id": call.id, "content": why})
+
+    def _close_open_calls(self, state: RunState, why: str) -> None:
+        answered = {m.get("tool_call_id") for m in state.new_messages() if m.get("role") == "tool"}
+        open_calls = [ToolCall(c["id"], c["function"]["name"], None)
+                      for m in state.new_messages() if m.get("role") == "assistant"
+                      for c in m.get("tool_calls") or () if c["id"] not in answered]
+        self._answer_unrun(state, open_calls, why)
+
+    async def _run_calls(self, calls: list[ToolCall], state: RunState) -> None:
+        limit = asyncio.Semaphore(MAX_PARALLEL_TOOLS)
+
+        async def one(call: ToolCall) -> tuple[ToolOutput, float]:
+            async with limit:
+                begun = time.perf_counter()
+                arguments, problem = parse_arguments(call.arguments)
+                if problem is not None:
+                    output = ToolOutput(f"Could not call {call.name}: {problem}.", is_error=True)
+                else:
+                    output = await self.toolbox.call(call.name, arguments or {})
+                return output, (time.perf_counter() - begun) * 1000
+
+        results = await asyncio.gather(*(one(c) for c in calls))
+        for call, (output, duration_ms) in zip(calls, results):
+            text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
+                output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
+            content = f"Error: {text}" if output.is_error and not text.startswith("Error") else text
+            state.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            arguments, _ = parse_arguments(call.arguments)
+            step = Step(tool=call.name, arguments=arguments if arguments is not None else call.arguments,
+                        ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),
+                        source=self.toolbox.source(call.name))
+            state.steps.append(step)
+            self._report(f"{call.name} → {'ok' if step.ok else 'error'}: {step.preview[:80]}")
