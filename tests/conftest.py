@@ -12,6 +12,3 @@ def sidekick() -> Iterator[SidekickProcess]:
     process = SidekickProcess()
     yield process
     process.close()
-    for stream in (process.proc.stdin, process.proc.stdout, process.proc.stderr):
-        if stream is not None:
-            stream.close()

@@ -30,10 +30,10 @@ from sidekick.tools.base import Tool, ToolArgs, ToolFailure, ToolOutput
 MAX_LENGTH = 500
 MAX_INT_BITS = 4000  # exact integers up to ~1200 digits; beyond that, float arithmetic (and overflow)
 
-FUNCTIONS = frozenset(
-    "abs arccos arccosh arcsin arcsinh arctan arctan2 arctanh ceil copysign cos cosh exp expm1 floor "
-    "fmod hypot log log10 log1p log2 maximum minimum round sign sin sinh sqrt tan tanh trunc where".split()
-)
+FUNCTIONS = dict.fromkeys(
+    "abs arccos arccosh arcsin arcsinh arctan arctanh ceil cos cosh exp expm1 floor log log10 log1p log2 "
+    "round sign sin sinh sqrt tan tanh trunc".split(), 1
+) | dict.fromkeys("arctan2 copysign fmod hypot maximum minimum".split(), 2) | {"where": 3}
 ALIASES = {"ln": "log", "asin": "arcsin", "acos": "arccos", "atan": "arctan", "atan2": "arctan2",
            "max": "maximum", "min": "minimum"}
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -79,7 +79,10 @@ def evaluate(expression: str) -> int | float | bool:
     """The value of `expression`; raises ToolFailure with a readable reason when it has none."""
     tree = _Normaliser().visit(parse(expression))
     folded = _fold(tree.body)
-    if isinstance(folded, ast.Constant) and type(folded.value) in (int, bool):
+    exact = _signed_int(folded)
+    if exact is not None:
+        return exact
+    if isinstance(folded, ast.Constant) and type(folded.value) is bool:
         return folded.value
     tree.body = _floats(folded)
     return _numexpr(ast.unparse(tree), tree)
@@ -105,7 +108,7 @@ def parse(expression: str) -> ast.Expression:
 
 def _vet(node: ast.AST) -> None:
     if isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.Load,
-                         ast.BitXor, ast.UAdd, ast.USub, ast.Not, ast.Invert, ast.And, ast.Or)):
+                         ast.BitXor, ast.UAdd, ast.USub, ast.Not, ast.And, ast.Or)):
         return
     if isinstance(node, (_BINOPS, _COMPARE)):
         return
@@ -122,9 +125,15 @@ def _vet(node: ast.AST) -> None:
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.keywords:
             raise ToolFailure("only plain calls of known functions, like sqrt(2), are allowed")
-        if node.func.id not in FUNCTIONS and node.func.id not in ALIASES:
+        name = ALIASES.get(node.func.id, node.func.id)
+        if name not in FUNCTIONS:
             raise ToolFailure(f"unknown function {node.func.id!r}")
+        if len(node.args) != FUNCTIONS[name] or any(isinstance(a, ast.Starred) for a in node.args):
+            count = FUNCTIONS[name]
+            raise ToolFailure(f"{node.func.id}() takes {count} argument{'s' if count > 1 else ''}")
         return
+    if isinstance(node, ast.Invert):
+        raise ToolFailure("bitwise ~ is not supported; use not for comparisons")
     if isinstance(node, ast.Attribute):
         raise ToolFailure("attribute access is not allowed")
     if isinstance(node, ast.Tuple):
@@ -133,7 +142,7 @@ def _vet(node: ast.AST) -> None:
 
 
 class _Normaliser(ast.NodeTransformer):
-    """Rewrite calculator spellings into numexpr's: ^ → **, and/or/not → & | ~, aliases, constants."""
+    """Rewrite calculator spellings into numexpr's: ^ → **, and/or → & |, aliases, constants."""
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
         if node.id in CONSTANTS:
@@ -158,9 +167,6 @@ class _Normaliser(ast.NodeTransformer):
             result = ast.BinOp(result, op, value)
         return result
 
-    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
-        op = ast.Invert() if isinstance(node.op, ast.Not) else node.op
-        return ast.UnaryOp(op, self.visit(node.operand))
 
 
 def _int_of(node: ast.AST) -> int | None:
@@ -176,17 +182,36 @@ def _const(value: Any) -> ast.AST:
     return ast.Constant(value)
 
 
+def _bool_of(node: ast.AST) -> bool | None:
+    return node.value if isinstance(node, ast.Constant) and type(node.value) is bool else None
+
+
 def _fold(node: ast.AST) -> ast.AST:
-    """Fold integer-only subtrees exactly, bottom-up; anything else is left for numexpr."""
+    """Fold integer-only subtrees exactly, and boolean logic on known truth values, bottom-up.
+
+    What is left goes to numexpr, which cannot mix a Python bool with its own nodes (`True & (x > 1)`
+    fails) and folds a constant `~True` to -2, hence `not` as where(x, False, True).
+    """
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        operand = _fold(node.operand)
+        known = _bool_of(operand)
+        if known is None and _signed_int(operand) is not None:
+            known = bool(_signed_int(operand))
+        if known is not None:
+            return ast.Constant(not known)
+        return ast.Call(ast.Name("where", ast.Load()), [operand, ast.Constant(False), ast.Constant(True)], [])
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+        left, right = _fold(node.left), _fold(node.right)
+        for known, other in ((_bool_of(left), right), (_bool_of(right), left)):
+            if known is not None:
+                is_and = isinstance(node.op, ast.BitAnd)
+                return other if known == is_and else ast.Constant(known)
+        return ast.BinOp(left, node.op, right)
     if isinstance(node, ast.UnaryOp):
         operand = _fold(node.operand)
-        n = _int_of(operand)
+        n = _signed_int(operand)
         if n is not None and isinstance(node.op, (ast.UAdd, ast.USub)):
             return _const(-n if isinstance(node.op, ast.USub) else n)
-        if isinstance(operand, ast.UnaryOp) and isinstance(operand.op, ast.USub):
-            inner = _int_of(operand.operand)
-            if inner is not None and isinstance(node.op, (ast.UAdd, ast.USub)):
-                return _const(inner if isinstance(node.op, ast.USub) else -inner)
         return ast.UnaryOp(node.op, operand)
     if isinstance(node, ast.BinOp):
         left, right = _fold(node.left), _fold(node.right)
@@ -215,17 +240,19 @@ def _signed_int(node: ast.AST) -> int | None:
 
 
 def _int_binop(op: ast.operator, a: int, b: int) -> int | None:
-    if isinstance(op, (ast.FloorDiv, ast.Mod)) and b == 0:
-        raise ToolFailure("division by zero")
+    """The exact value of `a op b`, or None to leave it to numexpr (true division, too large, bitwise)."""
     if isinstance(op, ast.Pow):
         if b < 0 or (abs(a) > 1 and abs(a).bit_length() * b > MAX_INT_BITS):
             return None
         return a**b
-    value = {ast.Add: a + b, ast.Sub: a - b, ast.Mult: a * b}.get(type(op)) if not isinstance(
-        op, (ast.FloorDiv, ast.Mod)) else (a // b if isinstance(op, ast.FloorDiv) else a % b)
-    if value is None or value.bit_length() > MAX_INT_BITS:
-        return None
-    return value
+    if isinstance(op, (ast.FloorDiv, ast.Mod)):
+        if b == 0:
+            raise ToolFailure("division by zero")
+        return a // b if isinstance(op, ast.FloorDiv) else a % b
+    if isinstance(op, (ast.Add, ast.Sub, ast.Mult)):
+        value = a + b if isinstance(op, ast.Add) else a - b if isinstance(op, ast.Sub) else a * b
+        return value if value.bit_length() <= MAX_INT_BITS else None
+    return None
 
 
 def _compare(op: ast.cmpop, a: int, b: int) -> bool:
@@ -244,13 +271,19 @@ def _floats(node: ast.AST) -> ast.AST:
     return node
 
 
-def _numexpr(text: str, tree: ast.Expression) -> float | bool:
+def _ne_evaluate(text: str) -> Any:
     import numexpr
     import numpy
 
+    # numexpr folds constants with numpy, whose floating-point warnings would reach the log (and fail
+    # tests run with warnings as errors); infinities and NaN are checked on the result instead.
+    with _lock, numpy.errstate(all="ignore"):
+        return numexpr.evaluate(text, local_dict={}, global_dict={}).item()
+
+
+def _numexpr(text: str, tree: ast.Expression) -> float | bool:
     try:
-        with _lock, numpy.errstate(all="ignore"):
-            value = numexpr.evaluate(text, local_dict={}, global_dict={}).item()
+        value = _ne_evaluate(text)
     except ZeroDivisionError:
         raise ToolFailure("division by zero") from None
     except OverflowError:
@@ -269,12 +302,10 @@ def _numexpr(text: str, tree: ast.Expression) -> float | bool:
 
 
 def _divides_by_zero(tree: ast.Expression) -> bool:
-    import numexpr
-
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
             try:
-                if numexpr.evaluate(ast.unparse(node.right), local_dict={}, global_dict={}).item() == 0:
+                if _ne_evaluate(ast.unparse(node.right)) == 0:
                     return True
             except Exception:  # the divisor itself may not evaluate; then it is not a zero divisor
                 continue

@@ -22,8 +22,10 @@ class SidekickProcess:
                                      env=full_env)
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         self.stderr_lines: list[bytes] = []
-        threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True).start()
-        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True),
+                         threading.Thread(target=self._drain_stderr, daemon=True)]
+        for thread in self._threads:
+            thread.start()
 
     @staticmethod
     def _pump(stream: Any, sink: queue.Queue[bytes | None]) -> None:
@@ -86,3 +88,8 @@ class SidekickProcess:
             if self.proc.poll() is None:
                 self.proc.kill()
                 self.proc.wait()
+            for thread in self._threads:
+                thread.join(timeout)
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    stream.close()
