@@ -100,7 +100,6 @@ export class JsonRpcConnection {
         },
       };
       entry.timer = setTimeout(() => this.abandon(id, new RequestTimeoutError(method, timeoutMs)), timeoutMs);
-      entry.timer.unref();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(id, entry);
       this.send(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });

@@ -1,0 +1,45 @@
+"""A scripted ChatModel: each step is a turn (or a function of the transcript that returns one).
+
+It fails loudly on a call the script did not expect, and `assert_used_up()` fails on steps never used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Callable, Union
+
+from sidekick.agent.model import ModelTurn, ToolCall
+from sidekick.agent.models import Usage
+
+Step = Union[ModelTurn, Callable[[list[dict[str, Any]]], ModelTurn]]
+
+
+def answer(text: str, tokens: int = 10) -> ModelTurn:
+    return ModelTurn(content=text, usage=Usage(prompt_tokens=tokens, completion_tokens=1, total_tokens=tokens + 1))
+
+
+def calls(*pairs: tuple[str, Any], content: str | None = None, tokens: int = 10) -> ModelTurn:
+    return ModelTurn(content=content, tool_calls=[ToolCall(f"call_{i}", name, args) for i, (name, args) in
+                                                  enumerate(pairs)],
+                     usage=Usage(prompt_tokens=tokens, completion_tokens=1, total_tokens=tokens + 1))
+
+
+class ScriptedModel:
+    def __init__(self, *steps: Step) -> None:
+        self.steps = list(steps)
+        self.seen: list[list[dict[str, Any]]] = []
+        self.tools_seen: list[list[dict[str, Any]]] = []
+        self.started = asyncio.Event()
+
+    async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                       timeout_s: float | None) -> ModelTurn:
+        self.started.set()
+        if len(self.seen) >= len(self.steps):
+            raise AssertionError(f"unexpected model call #{len(self.seen) + 1}; last message: {messages[-1]}")
+        step = self.steps[len(self.seen)]
+        self.seen.append([dict(m) for m in messages])
+        self.tools_seen.append(tools)
+        return step(messages) if callable(step) else step
+
+    def assert_used_up(self) -> None:
+        assert len(self.seen) == len(self.steps), f"{len(self.steps) - len(self.seen)} scripted step(s) unused"

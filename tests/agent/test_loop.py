@@ -1,0 +1,258 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from pydantic import Field
+
+from sidekick.agent.loop import AgentLoop, parse_arguments
+from sidekick.agent.model import ModelTurn
+from sidekick.agent.models import RunParams
+from sidekick.agent.toolbox import Toolbox
+from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
+from sidekick.protocol import ToolSpec
+from sidekick.tools.base import Tool, ToolArgs, ToolFailure, ToolRegistry
+from tests.agent.scripted_model import ScriptedModel, answer, calls
+
+
+class AddArgs(ToolArgs):
+    a: float
+    b: float
+
+
+class Add(Tool):
+    name = "add"
+    description = "Add two numbers."
+    Args = AddArgs
+
+    async def run(self, args: AddArgs) -> str:
+        return f"{args.a + args.b:g}"
+
+
+class LookupArgs(ToolArgs):
+    key: str = Field(description="what to look up")
+
+
+class Lookup(Tool):
+    name = "lookup"
+    description = "Look up a number by key."
+    Args = LookupArgs
+    gate: asyncio.Event | None = None
+    running = 0
+    peak = 0
+
+    async def run(self, args: LookupArgs) -> str:
+        Lookup.running += 1
+        Lookup.peak = max(Lookup.peak, Lookup.running)
+        try:
+            if Lookup.gate is not None:
+                await Lookup.gate.wait()
+            if args.key == "missing":
+                raise ToolFailure("no such key")
+            return {"x": "41", "y": "1"}.get(args.key, "0")
+        finally:
+            Lookup.running -= 1
+
+
+def toolbox(host: Any = None, host_tools: list[ToolSpec] | None = None) -> Toolbox:
+    registry = ToolRegistry()
+    registry.add(Add())
+    registry.add(Lookup())
+    return Toolbox(registry, registry.names(), host_tools or [], host)
+
+
+PROGRESS: list[tuple[int, str]] = []
+
+
+async def run(model: ScriptedModel, box: Toolbox | None = None, **params: Any) -> Any:
+    PROGRESS.clear()
+    loop = AgentLoop(model, box or toolbox(), progress=lambda n, m: PROGRESS.append((n, m)))
+    return await loop.run(RunParams(task=params.pop("task", "do it"), **params))
+
+
+def tool_results(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["content"] for m in messages if m["role"] == "tool"]
+
+
+async def test_the_next_call_depends_on_the_previous_result() -> None:
+    def second(messages: list[dict[str, Any]]) -> ModelTurn:
+        assert messages[-1] == {"role": "tool", "tool_call_id": "call_0", "content": "41"}
+        return calls(("add", {"a": 41, "b": 1}))
+
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), second, answer("The answer is 42."))
+    result = await run(model)
+    model.assert_used_up()
+    assert result.text == "The answer is 42." and result.stop_reason == "done"
+    assert [s.tool for s in result.steps] == ["lookup", "add"] and result.tools_used == ["lookup", "add"]
+    assert result.usage.total_tokens == 33 and result.model_turns == 3
+    assert result.messages[0] == {"role": "user", "content": "do it"}
+    assert [m["role"] for m in result.messages] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert [n for n, _ in PROGRESS] == [1, 2, 3, 4, 5]
+
+
+async def test_parallel_calls_run_concurrently_and_answer_in_order() -> None:
+    Lookup.gate, Lookup.peak = asyncio.Event(), 0
+    model = ScriptedModel(calls(("lookup", {"key": "x"}), ("lookup", {"key": "y"}), ("add", {"a": 1, "b": 2})),
+                          answer("done"))
+    task = asyncio.ensure_future(run(model))
+    for _ in range(50):
+        await asyncio.sleep(0)
+        if Lookup.running == 2:
+            break
+    assert Lookup.running == 2
+    Lookup.gate.set()
+    result = await task
+    Lookup.gate = None
+    transcript = model.seen[1]
+    assert [(m["tool_call_id"], m["content"]) for m in transcript if m["role"] == "tool"] == [
+        ("call_0", "41"), ("call_1", "1"), ("call_2", "3")]
+    assert Lookup.peak == 2 and [s.ok for s in result.steps] == [True, True, True]
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ("{not json", "not valid JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    ('{"a": "x", "b": 1}', "Invalid arguments for add: a:"),
+    ('{"a": 1, "b": 2, "c": 3}', "c: Extra inputs are not permitted"),
+])
+async def test_malformed_arguments_go_back_to_the_model(raw: str, fragment: str) -> None:
+    model = ScriptedModel(calls(("add", raw)), answer("fixed"))
+    result = await run(model)
+    assert fragment in tool_results(model.seen[1])[0]
+    assert result.steps[0].ok is False and result.stop_reason == "done"
+
+
+@pytest.mark.parametrize("raw", [None, "", "  ", "null", {}])
+async def test_empty_or_null_arguments_mean_no_arguments(raw: Any) -> None:
+    assert parse_arguments(raw) == ({}, None)
+
+
+async def test_unknown_tool_and_tool_failure_are_results_the_model_reads() -> None:
+    model = ScriptedModel(calls(("nope", {}), ("lookup", {"key": "missing"})), answer("recovered"))
+    result = await run(model)
+    unknown, failed = tool_results(model.seen[1])
+    assert "Unknown tool 'nope'" in unknown and "add, lookup" in unknown
+    assert "no such key" in failed
+    assert [s.source for s in result.steps] == ["unknown", "builtin"]
+
+
+async def test_tool_call_written_as_text_is_understood() -> None:
+    text = 'Let me look.\n<tool_call>{"name": "lookup", "arguments": {"key": "x"}}</tool_call>'
+    model = ScriptedModel(ModelTurn(content=text), answer("41 it is"))
+    result = await run(model)
+    assert result.steps[0].tool == "lookup" and tool_results(model.seen[1]) == ["41"]
+    assistant = model.seen[1][-2]
+    assert assistant["content"] == "Let me look." and assistant["tool_calls"][0]["function"]["name"] == "lookup"
+
+
+async def test_bare_json_answer_naming_no_tool_stays_an_answer() -> None:
+    model = ScriptedModel(ModelTurn(content='{"name": "Ada", "arguments": []}'))
+    result = await run(model)
+    assert result.text == '{"name": "Ada", "arguments": []}' and not result.steps
+
+
+async def test_max_steps_stops_with_best_answer_so_far_and_a_valid_transcript() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "x"}), content="Looking up x."),
+                          calls(("lookup", {"key": "y"})))
+    result = await run(model, max_steps=2)
+    model.assert_used_up()
+    assert result.stop_reason == "max_steps" and result.text == "Looking up x."
+
+
+async def test_token_budget_stops_the_run_and_answers_every_open_call() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "x"}), tokens=500))
+    result = await run(model, token_budget=100)
+    assert result.stop_reason == "token_budget" and "token budget" in result.text
+    assert tool_results(result.messages) == ["not run: the token budget is used up"]
+
+
+async def test_timeout_stops_the_run_and_closes_open_calls() -> None:
+    Lookup.gate = asyncio.Event()  # the tool never finishes
+    model = ScriptedModel(calls(("lookup", {"key": "x"})))
+    try:
+        result = await run(model, timeout_ms=50)
+    finally:
+        Lookup.gate = None
+    assert result.stop_reason == "timeout" and "ran out of time" in result.text
+    assert tool_results(result.messages) == ["not run: the run stopped (timeout)"]
+
+
+async def test_model_error_ends_the_run_with_a_clear_error() -> None:
+    class Broken:
+        async def complete(self, *args: Any) -> ModelTurn:
+            raise ModelError("Could not connect to the model endpoint", kind="connection")
+
+    result = await AgentLoop(Broken(), toolbox()).run(RunParams(task="x"))
+    assert result.stop_reason == "error" and result.error.kind == "connection"
+    assert result.text.startswith("The run failed: Could not connect")
+
+
+async def test_host_tools_are_called_and_their_answers_and_errors_fed_back() -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        seen.append((name, arguments))
+        if arguments.get("text") == "fail":
+            raise RemoteError(-32000, "action crashed")
+        return {"content": [{"type": "text", "text": "sent!"}], "isError": False}
+
+    spec = ToolSpec(name="SEND_MESSAGE", description="Send", input_schema={"type": "object"})
+    model = ScriptedModel(calls(("SEND_MESSAGE", {"text": "hi"}), ("SEND_MESSAGE", {"text": "fail"})),
+                          answer("ok"))
+    result = await run(model, toolbox(host, [spec]))
+    assert seen == [("SEND_MESSAGE", {"text": "hi"}), ("SEND_MESSAGE", {"text": "fail"})]
+    assert tool_results(model.seen[1]) == ["sent!", "Error: SEND_MESSAGE failed on the host: action crashed"]
+    assert [s.source for s in result.steps] == ["host", "host"]
+    assert "SEND_MESSAGE" in [t["name"] for t in model.tools_seen[0]]
+
+
+async def test_host_gone_ends_the_run() -> None:
+    async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        raise ConnectionClosedError("the host closed the connection")
+
+    spec = ToolSpec(name="ACT", description="x", input_schema={"type": "object"})
+    result = await run(ScriptedModel(calls(("ACT", {}))), toolbox(host, [spec]))
+    assert result.stop_reason == "error" and result.error.kind == "host_gone"
+
+
+async def test_conversation_continues_from_earlier_messages() -> None:
+    first = await run(ScriptedModel(calls(("lookup", {"key": "x"})), answer("x is 41")), task="what is x?")
+    model = ScriptedModel(answer("x plus one is 42"))
+    await run(model, task="and plus one?", messages=first.messages, context={"agentName": "Eliza", "room": None})
+    sent = model.seen[0]
+    assert sent[0]["role"] == "system" and "agentName: Eliza" in sent[0]["content"] and "room" not in sent[0]["content"]
+    assert sent[1:-1] == first.messages and sent[-1] == {"role": "user", "content": "and plus one?"}
+
+
+async def test_cancellation_propagates_promptly() -> None:
+    Lookup.gate = asyncio.Event()
+    model = ScriptedModel(calls(("lookup", {"key": "x"})))
+    task = asyncio.ensure_future(run(model))
+    await model.started.wait()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    Lookup.gate = None
+    assert Lookup.running == 0
+
+
+async def test_transcript_sent_stays_within_budget() -> None:
+    class Big(Tool):
+        name = "big"
+        description = "Return a lot of text."
+        Args = ToolArgs
+
+        async def run(self, args: Any) -> str:
+            return "z" * 12_000
+
+    registry = ToolRegistry()
+    registry.add(Big())
+    model = ScriptedModel(*[calls(("big", {})) for _ in range(4)], answer("done"))
+    await run(model, Toolbox(registry, ["big"]), transcript_budget_chars=20_000)
+    sizes = [sum(len(m.get("content") or "") for m in sent) for sent in model.seen]
+    assert max(sizes) <= 20_000 + 2_000  # the system prompt and markers ride on top
+    assert json.dumps(model.seen[-1]).count("cut to fit") >= 2
