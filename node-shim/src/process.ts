@@ -81,22 +81,33 @@ class LineLimiter {
   private windowStart = 0;
   private count = 0;
   private dropped = 0;
+  private reportTimer: NodeJS.Timeout | null = null;
   constructor(private readonly perSecond: number, private readonly logger: LoggerLike) {}
 
   take(): boolean {
     const now = Date.now();
     if (now - this.windowStart >= 1000) {
-      if (this.dropped > 0) this.logger.warn(`sidekick: ${this.dropped} stderr lines suppressed (too many per second)`);
+      this.report();
       this.windowStart = now;
       this.count = 0;
-      this.dropped = 0;
     }
     if (this.count < this.perSecond) {
       this.count++;
       return true;
     }
     this.dropped++;
+    if (!this.reportTimer) {
+      this.reportTimer = setTimeout(() => this.report(), Math.max(0, this.windowStart + 1000 - now));
+      this.reportTimer.unref();
+    }
     return false;
+  }
+
+  report(): void {
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.reportTimer = null;
+    if (this.dropped > 0) this.logger.warn(`sidekick: ${this.dropped} stderr lines suppressed (more than ${this.perSecond} per second)`);
+    this.dropped = 0;
   }
 }
 
@@ -143,11 +154,13 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
 
     this.connection = new JsonRpcConnection({ input: stdout, output: stdin, logger, defaultTimeoutMs: opts.defaultTimeoutMs });
     const limiter = new LineLimiter(opts.stderrLinesPerSecond ?? 200, logger);
-    createInterface({ input: stderr, crlfDelay: Infinity }).on("line", (line) => {
+    const stderrLines = createInterface({ input: stderr, crlfDelay: Infinity });
+    stderrLines.on("line", (line) => {
       this.stderrTail.push(line);
       if (this.stderrTail.length > 20) this.stderrTail.shift();
       if (limiter.take()) logStderrLine(logger, line);
     });
+    stderrLines.on("close", () => limiter.report());
 
     this.exited = new Promise((resolve) => {
       let spawnError: Error | undefined;

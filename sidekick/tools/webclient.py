@@ -16,7 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, DecodeError, MaxRetryError, ProtocolError, ReadTimeoutError
 
 from sidekick import __version__
 from sidekick.tools.base import ToolFailure
@@ -77,13 +77,13 @@ def guarded_session(guard: Guard) -> requests.Session:
 def read_capped(response: requests.Response, max_bytes: int, deadline: float) -> tuple[bytes, bool]:
     """Read the decoded body up to `max_bytes`; returns (body, truncated).
 
-    Decompression is bounded per chunk by urllib3 (>= 2.6), so a gzip bomb costs at most the cap.
-    ToolFailure when the monotonic `deadline` passes: a server that drips bytes never trips the read
-    timeout, which bounds each socket read only.
+    `read1` returns whatever has arrived, and urllib3 (>= 2.6) bounds each decompression step, so a gzip
+    bomb costs at most the cap. ToolFailure when the monotonic `deadline` passes: a server that drips
+    bytes never trips the read timeout, which bounds each socket read only.
     """
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(CHUNK):
+    while chunk := response.raw.read1(CHUNK, decode_content=True):
         if time.monotonic() > deadline:
             raise ToolFailure("the download took too long and was abandoned")
         if size + len(chunk) > max_bytes:
@@ -102,8 +102,8 @@ def describe_error(exc: BaseException) -> str:
         return "timed out while connecting"
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return "the server did not answer in time (read timeout)"
-    if isinstance(exc, requests.exceptions.ConnectionError) and exc.args and isinstance(
-        exc.args[0], ReadTimeoutError
+    if isinstance(exc, ReadTimeoutError) or (
+        isinstance(exc, requests.exceptions.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError)
     ):
         return "the server stopped sending data (read timeout)"
     if isinstance(exc, requests.exceptions.SSLError):
@@ -113,7 +113,8 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema, requests.exceptions.URLRequired)):
         return f"invalid URL: {exc}"
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)):
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError,
+                        ProtocolError, DecodeError)):
         return f"the response body is malformed: {_reason(exc)}"
     return f"{type(exc).__name__}: {exc}"
 

@@ -1,12 +1,21 @@
 // Shared test helpers: deadlines for events, a recording logger, the sidekick's Python.
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 
 export const PYTHON = process.env.SIDEKICK_TEST_PYTHON;
 export const SKIP_PYTHON = PYTHON ? false : "SIDEKICK_TEST_PYTHON is not set (a Python with eliza-sidekick installed)";
 
-/** Resolves with the event's arguments, or rejects after `ms`. */
+/** Resolves with the event's arguments, or rejects after `ms` (a ref'd timer keeps the test alive). */
 export async function onceWithin(emitter, event, ms = 10_000) {
-  return once(emitter, event, { signal: AbortSignal.timeout(ms) });
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new Error(`no '${event}' event within ${ms} ms`)), ms);
+  try {
+    return await once(emitter, event, { signal: controller.signal });
+  } catch (error) {
+    throw controller.signal.aborted ? controller.signal.reason : error;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Rejects when `promise` has not settled within `ms`. */
@@ -27,13 +36,18 @@ export async function until(predicate, ms = 10_000, what = "condition") {
   }
 }
 
-/** True while a process with this pid exists. */
+/** True while a process with this pid runs (a zombie awaiting its reaper counts as gone). */
 export function alive(pid) {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return error.code === "EPERM";
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return process.platform !== "linux";
   }
 }
 
