@@ -148,7 +148,10 @@ async function withLock<T>(lockDir: string, logger: LoggerLike, fn: () => Promis
 export interface BootstrapOptions {
   python?: string;
   cacheDir?: string;
+  /** The wheel to install (default: the one bundled in python/, see `wheelDir`). */
   wheel?: string;
+  /** Where to look for the bundled wheel (default: this package's python/ directory). */
+  wheelDir?: string;
   logger: LoggerLike;
   /** Time limit of the pip install (default 10 minutes). */
   installTimeoutMs?: number;
@@ -160,14 +163,14 @@ export interface BootstrapOptions {
  */
 export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
   const { logger } = opts;
-  const wheel = opts.wheel ?? bundledWheel();
+  const python = await findPython(opts.python);
+  const wheel = opts.wheel ?? bundledWheel(opts.wheelDir);
   if (!wheel) {
     throw new SidekickUnavailableError(
       "This copy of plugin-python-sidekick ships no Python wheel (a development checkout?). " +
         "Run `npm pack` to build one, or set SIDEKICK_COMMAND (e.g. `sidekick --stdio`).",
     );
   }
-  const python = await findPython(opts.python);
   const root = opts.cacheDir ?? defaultCacheDir();
   const venv = join(root, `venv-${PACKAGE_VERSION}-py${python.version[0]}.${python.version[1]}`);
   const marker = join(venv, ".sidekick-installed");

@@ -59,6 +59,12 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+def is_metadata(ip: IPAddress) -> bool:
+    """True for a cloud metadata endpoint, also in an IPv6 wrapping."""
+    inner = _embedded_ipv4(ip)
+    return ip in METADATA_ADDRESSES or (inner is not None and inner in METADATA_ADDRESSES)
+
+
 def refusal_reason(ip: IPAddress) -> str | None:
     """Why the policy refuses `ip` (e.g. "a loopback address"), or None when it is public."""
     if ip in METADATA_ADDRESSES:
@@ -108,7 +114,7 @@ class Policy:
         if any(ip.version == net.version and ip in net for net in self.allowed):
             return None
         reason = refusal_reason(ip)
-        if reason is None or (self.allow_all_private and ip not in METADATA_ADDRESSES):
+        if reason is None or (self.allow_all_private and not is_metadata(ip)):
             return None
         return reason
 
@@ -121,14 +127,14 @@ class Guard:
     resolver: Resolver = system_resolver
 
     def vet(self, host: str, port: int) -> list[str]:
-        """The addresses of `host` to connect to; raises BlockedAddress if any of them is refused.
+        """The addresses of `host` to connect to, as resolved; BlockedAddress if any of them is refused.
 
         Refusing the whole name when any address is bad (rather than picking a good one) keeps a name
         with mixed public and private records from reaching the private one on a retry.
         """
         host = host.strip("[]").rstrip(".")
         try:
-            addresses = [ipaddress.ip_address(host)]
+            addresses = [(host, ipaddress.ip_address(host))]
         except ValueError:
             try:
                 resolved = list(self.resolver(host, port))
@@ -136,11 +142,11 @@ class Guard:
                 raise BlockedAddress(f"cannot resolve host {host!r}: {exc}") from exc
             if not resolved:
                 raise BlockedAddress(f"host {host!r} has no addresses")
-            addresses = [ipaddress.ip_address(str(a).split("%", 1)[0]) for a in resolved]
-        for ip in addresses:
+            addresses = [(str(a), ipaddress.ip_address(str(a).split("%", 1)[0])) for a in resolved]
+        for _, ip in addresses:
             reason = self.policy.reason(ip)
             if reason is not None:
-                shown = f"{host}," if str(ip) == host else f"{host}, which resolves to {ip},"
-                hint = "" if ip in METADATA_ADDRESSES else f" (set {ALLOW_ENV}=1 to allow private addresses)"
+                shown = f"{host}," if addresses == [(host, ip)] else f"{host}, which resolves to {ip},"
+                hint = "" if is_metadata(ip) else f" (set {ALLOW_ENV}=1 to allow private addresses)"
                 raise BlockedAddress(f"refusing to connect to {shown} {reason}{hint}")
-        return [str(ip) for ip in addresses]
+        return [address for address, _ in addresses]

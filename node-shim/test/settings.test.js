@@ -1,0 +1,39 @@
+// Settings: getSetting first, then the environment; OPENAI_* fallbacks; command parsing.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { parseCommand, readSettings } from "../dist/settings.js";
+
+const source = (values) => ({ getSetting: (key) => values[key] ?? null });
+
+test("parseCommand splits like a shell, with quotes and escapes", () => {
+  assert.deepEqual(parseCommand("pipx run --spec eliza-sidekick sidekick --stdio"), ["pipx", "run", "--spec", "eliza-sidekick", "sidekick", "--stdio"]);
+  assert.deepEqual(parseCommand(`"/opt/my python/bin/python" -m sidekick  --stdio`), ["/opt/my python/bin/python", "-m", "sidekick", "--stdio"]);
+  assert.deepEqual(parseCommand(`a\\ b 'c "d"' ""`), ["a b", 'c "d"', ""]);
+  assert.throws(() => parseCommand(`"open`), /unbalanced/);
+});
+
+test("runtime settings win over the environment; model settings fall back to OPENAI_*", () => {
+  const s = readSettings(source({ SIDEKICK_MODEL: "from-runtime", OPENAI_API_KEY: "sk-agent", SIDEKICK_HOST_ACTIONS: "A, B  C", SIDEKICK_ALLOW_PRIVATE_URLS: true }), {
+    SIDEKICK_MODEL: "from-env",
+    OPENAI_BASE_URL: "http://127.0.0.1:1/v1",
+    SIDEKICK_MAX_STEPS: "7",
+    SIDEKICK_COMMAND: "sidekick --stdio",
+  });
+  assert.equal(s.model, "from-runtime");
+  assert.equal(s.apiKey, "sk-agent");
+  assert.equal(s.baseUrl, "http://127.0.0.1:1/v1");
+  assert.equal(s.maxSteps, 7);
+  assert.equal(s.timeoutMs, 120_000);
+  assert.equal(s.allowPrivateUrls, true);
+  assert.deepEqual(s.hostActions, ["A", "B", "C"]);
+  assert.deepEqual(s.command, ["sidekick", "--stdio"]);
+});
+
+test("SIDEKICK_* settings win over OPENAI_*; bad numbers are refused clearly", () => {
+  const s = readSettings(null, { SIDEKICK_API_KEY: "k1", OPENAI_API_KEY: "k2", OPENAI_LARGE_MODEL: "gpt-x", SIDEKICK_TIMEOUT_MS: "5000" });
+  assert.equal(s.apiKey, "k1");
+  assert.equal(s.model, "gpt-x");
+  assert.equal(s.timeoutMs, 5000);
+  assert.equal(s.allowPrivateUrls, false);
+  assert.throws(() => readSettings(null, { SIDEKICK_MAX_STEPS: "many" }), /SIDEKICK_MAX_STEPS must be a positive integer/);
+});
