@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
@@ -18,8 +19,9 @@ from sidekick.protocol import (
     ListToolsParams,
     ListToolsResult,
     SetLevelParams,
+    TextContent,
 )
-from sidekick.agent.models import RunParams, RunResult
+from sidekick.agent.models import RunParams, RunResult, RunTaskArgs
 from sidekick.errors import InvalidParams
 from sidekick.session import Method, RequestContext
 
@@ -90,9 +92,11 @@ def build_methods(state: ServerState) -> list[Method]:
         return {}
 
     def list_tools(ctx: RequestContext, params: ListToolsParams) -> ListToolsResult:
-        return ListToolsResult.model_validate({"tools": state.registry.specs()})
+        return ListToolsResult.model_validate({"tools": [*state.registry.specs(), run_task_spec()]})
 
     async def call_tool(ctx: RequestContext, params: CallToolParams) -> CallToolResult:
+        if params.name == RUN_TASK and RUN_TASK not in state.registry.tools:
+            return await call_run_task(state, ctx, params.arguments or {})
         output = await state.registry.call(params.name, params.arguments)
         return CallToolResult.model_validate(output.to_mcp())
 
@@ -108,6 +112,39 @@ def build_methods(state: ServerState) -> list[Method]:
         Method("tools/call", call_tool, CallToolParams),
         Method("sidekick/run", run, RunParams),
     ]
+
+
+RUN_TASK = "run_task"
+
+
+@functools.cache
+def run_task_spec() -> dict[str, Any]:
+    return {
+        "name": RUN_TASK,
+        "description": ("Hand a multi-step task to the sidekick's agent loop: it calls calculate, fetch_url, "
+                        "web_search and plugin tools as needed, sees every result, and returns the answer."),
+        "inputSchema": RunTaskArgs.model_json_schema(by_alias=True),
+    }
+
+
+async def call_run_task(state: ServerState, ctx: RequestContext, arguments: dict[str, Any]) -> CallToolResult:
+    """The MCP face of the loop: a tool error for bad arguments or a failed run, the answer otherwise."""
+    from pydantic import ValidationError
+
+    from sidekick.errors import RpcError, describe_validation_error
+
+    try:
+        args = RunTaskArgs.model_validate(arguments)
+        result = await run_task(state, ctx, RunParams(task=args.task, max_steps=args.max_steps,
+                                                      context=args.context, timeout_ms=args.timeout_ms))
+    except ValidationError as exc:
+        text, failed, structured = f"Invalid arguments for run_task: {describe_validation_error(exc)}", True, None
+    except RpcError as exc:  # configuration: no model, unknown tools
+        text, failed, structured = f"run_task could not start: {exc.message}", True, None
+    else:
+        text, failed = result.text, result.stop_reason == "error"
+        structured = result.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"messages"})
+    return CallToolResult(content=[TextContent(text=text)], structured_content=structured, is_error=failed)
 
 
 async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -> RunResult:

@@ -48,6 +48,18 @@ class RunParams(WireModel):
     meta: Optional[RequestMeta] = Field(default=None, alias="_meta")
 
 
+class RunTaskArgs(WireModel):
+    """Arguments of the MCP tool `run_task`: the agent loop offered to MCP hosts as one tool."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"additionalProperties": False})
+
+    task: str = Field(min_length=1, description="What to do, in plain words. The sidekick plans, calls its "
+                                                "tools, reads every result and answers.")
+    max_steps: int = Field(default=DEFAULT_MAX_STEPS, ge=1, le=200, description="Most model turns to take.")
+    context: Optional[dict[str, Any]] = Field(default=None, description="Facts the task may need.")
+    timeout_ms: Optional[int] = Field(default=None, gt=0, description="Stop after this many milliseconds.")
+
+
 class Step(WireModel):
     """One tool call the run made."""
 

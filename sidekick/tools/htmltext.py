@@ -136,6 +136,8 @@ def _markers(tag: Tag) -> tuple[str, str]:
         return " ", "" if last else " |"
     if name == "br":
         return "\n", ""
+    if name == "sup":
+        return "^", ""
     if name == "pre":
         return "\n\n", "\n\n"
     if name in BLOCKS:

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import pytest
 
 from sidekick.testing.scripted_server import ScriptedOpenAIServer
-from tests.support.pages import PageServer
+from sidekick.testing.pages import PageServer
 from tests.support.process import SidekickProcess
 
 PAGE = b"""<html><head><title>Shop stats</title><style>.x{}</style></head><body><nav>Home</nav>

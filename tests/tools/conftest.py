@@ -83,7 +83,7 @@ def site() -> Iterator[Site]:
     """A live local web server; handlers that stall wait on `site.release`, set at teardown."""
     server = _Server(("127.0.0.1", 0), Request)
     server.site = Site(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, name="test-http", daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="test-http", daemon=True)
     thread.start()
     try:
         yield server.site

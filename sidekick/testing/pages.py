@@ -1,4 +1,4 @@
-"""A tiny threaded HTTP server on 127.0.0.1 that serves fixed pages by path."""
+"""A tiny threaded HTTP server on 127.0.0.1 that serves fixed pages by path (tests and `sidekick demo`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class PageServer:
                 pass
 
             def do_GET(self) -> None:
-                page = server.pages.get(self.path)
+                page = server.pages.get(self.path) or server.pages.get(self.path.split("?", 1)[0])
                 if page is None:
                     self.send_error(404)
                     return
