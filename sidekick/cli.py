@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -12,23 +13,34 @@ from sidekick import __version__
 from sidekick.transport import DEFAULT_MAX_LINE_BYTES
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+COMMANDS = {
+    "run": ("sidekick.commands.run", "run the agent loop once on a task and print the answer"),
+    "tools": ("sidekick.commands.tools", "list the tools with their input schemas"),
+    "doctor": ("sidekick.commands.doctor", "check Python, dependencies, plugins and the model endpoint"),
+    "demo": ("sidekick.commands.demo", "the whole host ⇄ sidekick path on an embedded model, offline"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sidekick",
-        description="A Python tool-calling sidekick that speaks JSON-RPC 2.0 / MCP over stdin and stdout.",
+        description="A Python tool-calling sidekick that speaks JSON-RPC 2.0 / MCP over stdin and stdout. "
+                    "With no command it serves on stdio.",
     )
     parser.add_argument("--version", action="version", version=f"sidekick {__version__}")
     parser.add_argument("--stdio", action="store_true",
                         help="serve JSON-RPC on stdin/stdout (the default when no command is given)")
-    parser.add_argument("--log-level", default=os.environ.get("SIDEKICK_LOG_LEVEL", "warning"),
+    parser.add_argument("--log-level", default=os.environ.get("SIDEKICK_LOG_LEVEL", "warning").lower(),
                         choices=["debug", "info", "warning", "error", "critical"],
                         help="log level on stderr (default: warning, or $SIDEKICK_LOG_LEVEL)")
     parser.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES,
                         help=f"largest accepted message in bytes (default {DEFAULT_MAX_LINE_BYTES})")
     parser.add_argument("--shutdown-grace", type=float, default=3.0, metavar="SECONDS",
                         help="on EOF or SIGTERM, how long work in flight may finish (default 3)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        importlib.import_module(module).add_arguments(sub)
     return parser
 
 
@@ -51,9 +63,15 @@ def serve_stdio(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sidekick.config import apply_file_settings
+
+    applied = apply_file_settings()
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level)
-    return serve_stdio(args)
+    if args.command is None:
+        return serve_stdio(args)
+    args.applied_from_file = applied
+    return importlib.import_module(COMMANDS[args.command][0]).main(args)
 
 
 if __name__ == "__main__":

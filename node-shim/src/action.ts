@@ -61,6 +61,7 @@ async function loadHistory(runtime: IAgentRuntime, roomId: string): Promise<Chat
   }
 }
 
+/** Keeps the room's plain turns: the earlier ones plus this run's new messages (which start with the task). */
 async function saveHistory(runtime: IAgentRuntime, roomId: string, earlier: ChatMessage[], result: RunResult): Promise<void> {
   try {
     await runtime.setCache(`python-sidekick:history:${roomId}`, plainTurns([...earlier, ...(result.messages ?? [])]));
@@ -118,7 +119,7 @@ export const pythonAnalyzeAction: Action = {
         messages: history.length ? history : undefined,
         onProgress: (p) => log.info(`sidekick: step ${p.progress}${p.total ? `/${p.total}` : ""}: ${p.message ?? ""}`),
       });
-      await saveHistory(runtime, message.roomId, [...history, { role: "user", content: message.content?.text ?? "" }], result);
+      await saveHistory(runtime, message.roomId, history, result);
       const text = result.text || (result.error ? `The Python specialist stopped: ${result.error}` : "The Python specialist returned no answer.");
       await say(text);
       const success = result.stopReason === "done" || (result.stopReason !== "error" && Boolean(result.text));

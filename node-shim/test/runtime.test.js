@@ -91,6 +91,18 @@ test("a multi-step analyze request runs through processActions; an allowed agent
   assert.ok(result.data.durationMs >= 0);
 });
 
+test("a follow-up in the same room carries the earlier turns as messages", { skip: SKIP_PYTHON }, async () => {
+  openai.setScript([{ text: "First answer: 12." }, { text: "Second answer: 24." }]);
+  const roomId = crypto.randomUUID();
+  const first = userMessage(runtime, "calculate 3 * 4", roomId);
+  await pythonAnalyzeAction.handler(runtime, first, undefined, {}, async () => []);
+  const second = userMessage(runtime, "now calculate double that", roomId);
+  const result = await pythonAnalyzeAction.handler(runtime, second, undefined, {}, async () => []);
+  assert.equal(result.text, "Second answer: 24.");
+  const turns = openai.requests.at(-1).messages.filter((m) => m.role !== "system").map((m) => `${m.role}: ${m.content}`);
+  assert.deepEqual(turns, ["user: calculate 3 * 4", "assistant: First answer: 12.", "user: now calculate double that"]);
+});
+
 test("the provider reports the sidekick's status", { skip: SKIP_PYTHON }, async () => {
   const result = await pythonSidekickStatusProvider.get(runtime, userMessage(runtime, "x"), { values: {}, data: {}, text: "" });
   assert.match(result.text, /Python specialist: ready/);

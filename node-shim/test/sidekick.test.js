@@ -121,4 +121,6 @@ test("sidekick/run: aborting sends notifications/cancelled; the promise rejects;
   await assert.rejects(run, (e) => e instanceof RequestCancelledError && /user left/.test(e.message));
   const next = await within(service.executeTask({ task: "quick one" }), 20_000, "next run");
   assert.equal(next.text, "after the cancel");
+  // As MCP says, the cancelled request got no answer at all.
+  assert.equal(logger.lines.some((l) => /answer for unknown or abandoned request/.test(l.text)), false);
 });

@@ -193,4 +193,4 @@ class AgentLoop:
                         ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),
                         source=self.toolbox.source(call.name))
             state.steps.append(step)
-            self._report(f"{call.name} → {'ok' if step.ok else 'error'}: {step.preview[:80]}")
+            self._report(f"{call.name} → {'ok' if step.ok else 'error'}: {' '.join(step.preview.split())[:80]}")

@@ -61,7 +61,8 @@ class FetchUrlTool(Tool):
 
     def __init__(self, *, connect_timeout: float = 5.0, read_timeout: float = 10.0,
                  total_timeout: float = 20.0, max_bytes: int = 2_000_000, max_redirects: int = 5,
-                 resolver: Resolver | None = None, policy: Policy | None = None) -> None:
+                 resolver: Resolver | None = None, policy: Policy | None = None,
+                 ca_bundle: str | None = None) -> None:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.total_timeout = total_timeout
@@ -69,6 +70,7 @@ class FetchUrlTool(Tool):
         self.max_redirects = max_redirects
         self.resolver = resolver or system_resolver
         self.policy = policy  # None: read SIDEKICK_ALLOW_PRIVATE_URLS at each call
+        self.ca_bundle = ca_bundle  # None: the default CA store (REQUESTS_CA_BUNDLE is not read)
 
     def run(self, args: FetchArgs) -> ToolOutput:
         import requests
@@ -79,7 +81,7 @@ class FetchUrlTool(Tool):
         guard = Guard(self.policy or Policy.from_env(), self.resolver)
         deadline = time.monotonic() + self.total_timeout
         try:
-            with webclient.guarded_session(guard) as session:
+            with webclient.guarded_session(guard, self.ca_bundle or True) as session:
                 return self._fetch(session, args, deadline)
         except (BlockedAddress, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise ToolFailure(webclient.describe_error(exc)) from None

@@ -62,7 +62,7 @@ def decode(body: bytes, charset: str | None, markup: bool = False) -> str:
 def html_to_page(html: str, base_url: str, with_links: bool = False) -> Page:
     """The readable content of an HTML document."""
     soup = BeautifulSoup(html, "html.parser")
-    title = _one_line(soup.title) if soup.title else None
+    title = one_line(soup.title) if soup.title else None
     for tag in soup.find_all(DROP):
         if not tag.decomposed:
             tag.decompose()
@@ -71,13 +71,14 @@ def html_to_page(html: str, base_url: str, with_links: bool = False) -> Page:
             tag.decompose()
     if not title:
         h1 = soup.find("h1")
-        title = _one_line(h1) if h1 else None
+        title = one_line(h1) if h1 else None
     links = _links(soup, base_url) if with_links else []
     return Page(title or None, _text(soup), links)
 
 
-def _one_line(tag: Tag) -> str:
-    return _WHITESPACE.sub(" ", tag.get_text(" ")).strip()
+def one_line(tag: Tag) -> str:
+    """A tag's text on one line, whitespace collapsed (inline tags do not add spaces)."""
+    return _WHITESPACE.sub(" ", tag.get_text()).strip()
 
 
 def _is_hidden(tag: Tag) -> bool:
@@ -93,7 +94,7 @@ def _links(soup: BeautifulSoup, base_url: str) -> list[dict[str, str]]:
         if urlsplit(url).scheme not in ("http", "https") or url in seen:
             continue
         seen.add(url)
-        links.append({"text": _one_line(a), "url": url})
+        links.append({"text": one_line(a), "url": url})
         if len(links) >= MAX_LINKS:
             break
     return links

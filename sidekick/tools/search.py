@@ -83,6 +83,8 @@ class DuckDuckGo:
     def search(self, http: Http, query: str, max_results: int) -> list[dict[str, str]]:
         from bs4 import BeautifulSoup
 
+        from sidekick.tools.htmltext import one_line
+
         status, _, body = http.get(self.base_url, {"q": query})
         if status == 202 or b"anomaly-modal" in body:
             raise ProviderError("DuckDuckGo asked for a bot check (rate limited); try again later or configure SearxNG")
@@ -98,8 +100,7 @@ class DuckDuckGo:
             if not url:
                 continue
             snippet = container.select_one(".result__snippet") if container is not None else None
-            results.append({"title": link.get_text(" ", strip=True), "url": url,
-                            "snippet": snippet.get_text(" ", strip=True) if snippet else ""})
+            results.append({"title": one_line(link), "url": url, "snippet": one_line(snippet) if snippet else ""})
             if len(results) >= max_results:
                 break
         return results

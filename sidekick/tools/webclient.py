@@ -44,8 +44,11 @@ def _connect_pinned(conn: HTTPConnection, guard: Guard, new_conn):  # type: igno
     raise last
 
 
-def guarded_session(guard: Guard) -> requests.Session:
-    """A session that connects only where `guard` allows; proxies from the environment are ignored."""
+def guarded_session(guard: Guard, verify: bool | str = True) -> requests.Session:
+    """A session that connects only where `guard` allows; proxies from the environment are ignored.
+
+    `verify` is requests' TLS setting: True for the default CA store, or the path of a CA bundle.
+    """
 
     class Connection(HTTPConnection):
         def _new_conn(self):  # type: ignore[no-untyped-def]
@@ -71,6 +74,7 @@ def guarded_session(guard: Guard) -> requests.Session:
     session.mount("http://", Adapter())
     session.mount("https://", Adapter())
     session.headers["User-Agent"] = USER_AGENT
+    session.verify = verify
     return session
 
 

@@ -98,3 +98,34 @@ def site() -> Iterator[Site]:
 def allow_local(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let fetch_url reach the loopback test server and nothing else that is private."""
     monkeypatch.setenv("SIDEKICK_ALLOW_PRIVATE_URLS", "127.0.0.1")
+
+
+@pytest.fixture
+def tls_site(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, str]]:
+    """The same routes over HTTPS, with a self-signed certificate for `pinned.test`; yields (site, CA path)."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pinned.test",
+         "-addext", "subjectAltName=DNS:pinned.test", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = _Server(("127.0.0.1", 0), Request)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.site = Site(server.server_address[1], routes=site.routes, seen=site.seen, release=site.release)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield server.site, str(cert)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

@@ -317,3 +317,37 @@ def test_connection_failures_are_reported(allow_local: None) -> None:
 )
 def test_bad_arguments_are_refused(arguments: dict[str, Any], phrase: str) -> None:
     fails(fetch(**arguments), phrase)
+
+
+def test_tls_verifies_the_name_while_connecting_to_the_vetted_address(tls_site: tuple[Site, str],
+                                                                      allow_local: None) -> None:
+    site, ca = tls_site
+    site.page("/moon", ARTICLE)
+    url = f"https://pinned.test:{site.port}/moon"
+    out = fetch(FetchUrlTool(resolver=resolver, ca_bundle=ca), url=url)
+    assert not out.is_error, out.text
+    assert out.structured is not None and out.structured["title"] == "The Moon"
+    assert site.seen[-1][1]["Host"] == f"pinned.test:{site.port}"
+    # The certificate names pinned.test, not the address: reaching it by address must fail verification.
+    fails(fetch(FetchUrlTool(resolver=resolver, ca_bundle=ca), url=f"https://127.0.0.1:{site.port}/moon"),
+          "TLS error")
+
+
+def test_a_host_that_does_not_accept_hits_the_connect_timeout(allow_local: None) -> None:
+    import socket
+
+    # A listener whose accept queue is full leaves further connection attempts unanswered (Linux).
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        waiting = [socket.socket() for _ in range(4)]
+        try:
+            for sock in waiting:
+                sock.setblocking(False)
+                sock.connect_ex(("127.0.0.1", port))
+            fails(fetch(FetchUrlTool(connect_timeout=0.3), url=f"http://127.0.0.1:{port}/"),
+                  "timed out while connecting")
+        finally:
+            for sock in waiting:
+                sock.close()

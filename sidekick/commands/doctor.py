@@ -1,0 +1,130 @@
+"""`sidekick doctor`: check this installation and the model endpoint, and say what to fix."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.metadata
+import logging
+import sys
+from dataclasses import dataclass
+
+from sidekick.commands import EXIT_OK, EXIT_RUN_FAILED
+
+DEPENDENCIES = ("pydantic", "jsonrpcserver", "openai", "numexpr", "beautifulsoup4", "requests")
+IMPORT_NAMES = {"beautifulsoup4": "bs4"}
+PROBE_TOOL = {"type": "function", "function": {
+    "name": "calculate", "description": "Evaluate an arithmetic expression.",
+    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}}}
+
+
+@dataclass
+class Check:
+    ok: bool
+    title: str
+    detail: str = ""
+    fix: str = ""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--skip-model", action="store_true", help="do not contact the model endpoint")
+    parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the endpoint")
+
+
+def check_python() -> Check:
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Check(sys.version_info >= (3, 10), f"Python {version}", sys.executable,
+                 "install Python 3.10 or newer")
+
+
+def check_dependencies() -> list[Check]:
+    checks = []
+    for name in DEPENDENCIES:
+        try:
+            __import__(IMPORT_NAMES.get(name, name))
+            checks.append(Check(True, f"{name} {importlib.metadata.version(name)}"))
+        except Exception as exc:
+            checks.append(Check(False, f"{name} is missing or broken", str(exc),
+                                f"pip install --force-reinstall eliza-sidekick  (or pip install {name})"))
+    return checks
+
+
+def check_plugins() -> Check:
+    from sidekick.tools import build_registry
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("sidekick.tools")
+    logger.addHandler(handler)
+    try:
+        builtin = set(build_registry(load_plugins=False).names())
+        names = build_registry().names()
+    finally:
+        logger.removeHandler(handler)
+    plugins = [n for n in names if n not in builtin]
+    problems = [r.getMessage() for r in records if r.levelno >= logging.WARNING]
+    detail = f"built-in: {', '.join(sorted(builtin))}; plugins: {', '.join(plugins) or 'none'}"
+    if problems:
+        return Check(False, f"{len(problems)} plugin problem(s)", detail + "; " + "; ".join(problems),
+                     "fix or uninstall the plugin package named above")
+    return Check(True, "tools load", detail)
+
+
+async def check_model(timeout: float) -> list[Check]:
+    from sidekick.agent.model import resolve_settings
+    from sidekick.errors import ConfigurationError
+
+    try:
+        settings = resolve_settings(None)
+    except ConfigurationError as exc:
+        return [Check(False, "model endpoint configured", exc.message,
+                      "export SIDEKICK_BASE_URL=http://localhost:11434/v1 SIDEKICK_MODEL=qwen2.5 (Ollama), "
+                      "or SIDEKICK_API_KEY=sk-… for OpenAI")]
+    from openai import AsyncOpenAI
+
+    from sidekick.agent.openai_model import map_openai_error
+
+    client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0, timeout=timeout)
+    checks = []
+    try:
+        models = [m.id async for m in client.models.list()]
+        checks.append(Check(True, f"endpoint reachable: {settings.base_url}", f"{len(models)} model(s) listed"))
+        listed = settings.model in models
+        checks.append(Check(listed, f"model {settings.model} listed", "" if listed else
+                            f"listed: {', '.join(models[:8])}", "set SIDEKICK_MODEL to one of the listed models"
+                            " (for Ollama: ollama pull <model>)"))
+        reply = await client.chat.completions.create(
+            model=settings.model, tools=[PROBE_TOOL],
+            messages=[{"role": "user", "content": "Use the calculate tool to compute 2+2."}])
+        message = reply.choices[0].message if reply.choices else None
+        called = bool(message and (message.tool_calls or "<tool_call>" in (message.content or "")))
+        checks.append(Check(called, "tool calling answered", "the model asked for calculate" if called else
+                            f"the model replied without a tool call: {(message.content or '')[:120] if message else ''}",
+                            "use a model with tool-calling support (e.g. qwen2.5, llama3.1, gpt-4o-mini); for vLLM "
+                            "start it with --enable-auto-tool-choice and a --tool-call-parser"))
+    except Exception as exc:
+        error = map_openai_error(exc, settings)
+        checks.append(Check(False, f"endpoint {settings.base_url}", error.message,
+                            "check that the server runs and the URL ends in /v1; check the API key"))
+    finally:
+        await client.close()
+    return checks
+
+
+def main(args: argparse.Namespace) -> int:
+    from sidekick.config import config_path, describe_settings
+
+    checks = [check_python(), *check_dependencies(), check_plugins()]
+    print(f"config file: {config_path()}{'' if config_path().is_file() else ' (none)'}")
+    for row in describe_settings(getattr(args, "applied_from_file", {})):
+        print(f"  {row.name:<28} {row.shown():<40} [{row.source}]")
+    if not args.skip_model:
+        checks += asyncio.run(check_model(args.timeout))
+    for check in checks:
+        print(f"{'✓' if check.ok else '✗'} {check.title}" + (f" — {check.detail}" if check.detail else ""))
+        if not check.ok and check.fix:
+            print(f"    fix: {check.fix}")
+    failed = sum(not c.ok for c in checks)
+    print("all good" if not failed else f"{failed} problem(s) found")
+    return EXIT_OK if not failed else EXIT_RUN_FAILED

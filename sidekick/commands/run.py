@@ -1,0 +1,62 @@
+"""`sidekick run "task"`: the loop once, in this process, with a live view of its steps."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from sidekick.commands import EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED, EXIT_STOPPED
+from sidekick.commands.live import LiveView
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", help="what to do, in plain words")
+    parser.add_argument("--json", action="store_true", help="print the full result as JSON on stdout")
+    parser.add_argument("--model", help="model name (default $SIDEKICK_MODEL)")
+    parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default $SIDEKICK_BASE_URL)")
+    parser.add_argument("--api-key", help="API key (default $SIDEKICK_API_KEY, then $OPENAI_API_KEY)")
+    parser.add_argument("--max-steps", type=int, default=10)
+    parser.add_argument("--timeout-ms", type=int)
+    parser.add_argument("--tools", help="comma-separated tool names to enable (default: all)")
+    parser.add_argument("--stream", action="store_true", help="stream completions from the endpoint")
+
+
+def main(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from sidekick.agent.loop import AgentLoop
+    from sidekick.agent.model import resolve_settings
+    from sidekick.agent.models import ModelSettings, RunParams
+    from sidekick.agent.openai_model import OpenAIChatModel
+    from sidekick.agent.toolbox import Toolbox
+    from sidekick.errors import ConfigurationError
+    from sidekick.tools import build_registry
+
+    registry = build_registry()
+    names = registry.names() if not args.tools else [n.strip() for n in args.tools.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(registry.names()))
+    if unknown:
+        print(f"sidekick run: unknown tool(s) {', '.join(unknown)}; available: {', '.join(registry.names())}",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        settings = resolve_settings(ModelSettings(model=args.model, base_url=args.base_url, api_key=args.api_key,
+                                                  stream=args.stream or None))
+        params = RunParams(task=args.task, max_steps=args.max_steps, timeout_ms=args.timeout_ms, tools=names)
+    except (ConfigurationError, ValidationError) as exc:
+        print(f"sidekick run: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    view = LiveView()
+    loop = AgentLoop(OpenAIChatModel(settings), Toolbox(registry, names), progress=view.step)
+    result = asyncio.run(loop.run(params))
+    view.finish(f"{result.stop_reason} after {result.model_turns} model turn(s), {len(result.steps)} tool "
+                f"call(s), {result.usage.total_tokens} tokens, {result.duration_ms / 1000:.1f}s")
+    if args.json:
+        print(json.dumps(result.model_dump(mode="json", by_alias=True, exclude_none=True), indent=2))
+    else:
+        print(result.text)
+    if result.stop_reason == "done":
+        return EXIT_OK
+    return EXIT_RUN_FAILED if result.stop_reason == "error" else EXIT_STOPPED

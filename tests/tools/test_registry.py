@@ -1,0 +1,69 @@
+"""The built-in registry: what it lists, that outputs match the declared schemas, and a cheap import."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sidekick.tools import build_registry
+from tests.tools.conftest import Site
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_built_ins_are_listed_with_their_schemas() -> None:
+    registry = build_registry(load_plugins=False)
+    assert registry.names() == ["calculate", "fetch_url", "web_search"]
+    specs = {spec["name"]: spec for spec in registry.specs()}
+    for spec in specs.values():
+        assert spec["description"]
+        assert spec["inputSchema"]["type"] == "object"
+        assert spec["inputSchema"]["additionalProperties"] is False
+        jsonschema.Draft202012Validator.check_schema(spec["inputSchema"])
+        jsonschema.Draft202012Validator.check_schema(spec["outputSchema"])
+    assert specs["calculate"]["inputSchema"]["required"] == ["expression"]
+    assert set(specs["fetch_url"]["inputSchema"]["properties"]) == {"url", "maxChars", "links"}
+    assert set(specs["web_search"]["inputSchema"]["properties"]) == {"query", "maxResults"}
+    assert [spec["name"] for spec in registry.specs(["web_search", "nope"])] == ["web_search"]
+
+
+def test_structured_results_match_the_output_schemas(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.tools.test_fetch import ARTICLE
+    from tests.tools.test_search import DDG_PAGE
+
+    site.page("/moon", ARTICLE)
+    site.page("/html/", DDG_PAGE)
+    monkeypatch.setenv("SIDEKICK_ALLOW_PRIVATE_URLS", "127.0.0.1")
+    monkeypatch.setenv("SIDEKICK_DDG_URL", site.url("/html/"))
+    monkeypatch.delenv("SIDEKICK_SEARXNG_URL", raising=False)
+    registry = build_registry(load_plugins=False)
+    schemas = {spec["name"]: spec["outputSchema"] for spec in registry.specs()}
+    calls = [
+        ("calculate", {"expression": "2**70"}),
+        ("calculate", {"expression": "1/3"}),
+        ("calculate", {"expression": "3 > 2"}),
+        ("fetch_url", {"url": site.url("/moon")}),
+        ("fetch_url", {"url": site.url("/moon"), "links": True}),
+        ("web_search", {"query": "moon"}),
+    ]
+    for name, arguments in calls:
+        result = asyncio.run(registry.call(name, arguments)).to_mcp()
+        assert result["isError"] is False, result
+        jsonschema.validate(result["structuredContent"], schemas[name])
+        json.dumps(result)
+
+
+def test_importing_the_tools_stays_cheap() -> None:
+    code = (
+        "import sys, sidekick.tools; sidekick.tools.build_registry(); "
+        "print(sorted(m for m in ('numexpr', 'numpy', 'requests', 'urllib3', 'bs4') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
