@@ -4,7 +4,7 @@
  * (end stdin → wait → SIGTERM → wait → SIGKILL).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { EventEmitter, once } from "node:events";
+import { EventEmitter } from "node:events";
 import { createInterface } from "node:readline";
 import { SidekickExitedError } from "./errors.js";
 import { clip, type LoggerLike } from "./log.js";
@@ -147,6 +147,10 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
     live.add(this.child);
     const { stdin, stdout, stderr } = this.child;
     if (!stdin || !stdout || !stderr) throw new Error("spawn gave no stdio pipes");
+    // An idle sidekick must not keep the agent alive (pending requests hold their own timers);
+    // when the agent exits, the exit hook and stdin EOF end the child.
+    this.child.unref();
+    for (const pipe of [stdin, stdout, stderr]) (pipe as unknown as { unref?: () => void }).unref?.();
     // EPIPE after the child died and similar: the exit handler reports the real cause.
     stdin.on("error", (error) => logger.debug(`sidekick: stdin error: ${error.message}`));
     stdout.on("error", (error) => logger.debug(`sidekick: stdout error: ${error.message}`));
@@ -243,11 +247,4 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
       clearTimeout(timer);
     }
   }
-}
-
-/** Waits for the 'exit' event of `proc` (convenience for callers that hold the emitter). */
-export async function waitForExit(proc: SidekickProcess): Promise<ExitInfo> {
-  if (proc.exitStatus) return proc.exitStatus;
-  const [info] = await once(proc, "exit");
-  return info as ExitInfo;
 }

@@ -79,7 +79,7 @@ test("a request that times out rejects with RequestTimeoutError and tells the pe
 });
 
 test("aborting the signal sends notifications/cancelled and rejects with RequestCancelledError", async () => {
-  const { conn, nextSent, reply } = pair();
+  const { conn, nextSent, reply, logger } = pair();
   const controller = new AbortController();
   const p = conn.request("sidekick/run", { task: "t" }, { signal: controller.signal });
   const m = await nextSent((x) => x.method === "sidekick/run");
@@ -87,9 +87,9 @@ test("aborting the signal sends notifications/cancelled and rejects with Request
   await assert.rejects(p, (e) => e instanceof RequestCancelledError && /user went away/.test(e.message));
   const cancel = await nextSent((x) => x.method === "notifications/cancelled");
   assert.equal(cancel.params.requestId, m.id);
-  // A late answer for the cancelled id is ignored.
+  // A late answer for the cancelled id is ignored (and noted at debug level).
   reply({ jsonrpc: "2.0", id: m.id, result: "late" });
-  assert.equal(await conn.request("ping", {}, { timeoutMs: 20 }).catch((e) => e.constructor.name), "RequestTimeoutError");
+  await logger.waitFor(new RegExp(`answer for unknown or abandoned request id ${m.id}`));
 });
 
 test("an already aborted signal rejects without sending", async () => {

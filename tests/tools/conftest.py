@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -78,12 +83,10 @@ class Site:
         self.page(path, b"", "text/plain", status, {"Location": location})
 
 
-@pytest.fixture
-def site() -> Iterator[Site]:
-    """A live local web server; handlers that stall wait on `site.release`, set at teardown."""
-    server = _Server(("127.0.0.1", 0), Request)
-    server.site = Site(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="test-http", daemon=True)
+@contextmanager
+def serving(server: _Server) -> Iterator[Site]:
+    """Run `server` in a thread; on exit release stalled handlers and stop it."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield server.site
@@ -95,22 +98,26 @@ def site() -> Iterator[Site]:
 
 
 @pytest.fixture
+def site() -> Iterator[Site]:
+    """A live local web server; handlers that stall wait on `site.release`, set at teardown."""
+    server = _Server(("127.0.0.1", 0), Request)
+    server.site = Site(server.server_address[1])
+    with serving(server) as live:
+        yield live
+
+
+@pytest.fixture
 def allow_local(monkeypatch: pytest.MonkeyPatch) -> None:
     """Let fetch_url reach the loopback test server and nothing else that is private."""
     monkeypatch.setenv("SIDEKICK_ALLOW_PRIVATE_URLS", "127.0.0.1")
 
 
 @pytest.fixture
-def tls_site(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Site, str]]:
-    """The same routes over HTTPS, with a self-signed certificate for `pinned.test`; yields (site, CA path)."""
-    import shutil
-    import ssl
-    import subprocess
-
+def tls_site(tmp_path: Path) -> Iterator[tuple[Site, str]]:
+    """A server over HTTPS with a self-signed certificate for `pinned.test`; yields (site, CA bundle path)."""
     if shutil.which("openssl") is None:
         pytest.skip("needs the openssl command to make a certificate")
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=pinned.test",
          "-addext", "subjectAltName=DNS:pinned.test", "-keyout", str(key), "-out", str(cert)],
@@ -120,12 +127,6 @@ def tls_site(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     context.load_cert_chain(cert, key)
     server = _Server(("127.0.0.1", 0), Request)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.site = Site(server.server_address[1], routes=site.routes, seen=site.seen, release=site.release)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield server.site, str(cert)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    server.site = Site(server.server_address[1])
+    with serving(server) as live:
+        yield live, str(cert)

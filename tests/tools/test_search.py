@@ -25,7 +25,8 @@ DDG_PAGE = """<!DOCTYPE html><html><head><title>moon landing at DuckDuckGo</titl
  <div class="result results_links results_links_deep web-result ">
   <div class="links_main links_deep result__body">
    <h2 class="result__title"><a rel="nofollow" class="result__a"
-      href="//duckduckgo.com/l/?uddg=https%3A%2F%2Fen.wikipedia.org%2Fwiki%2FApollo_11%3Fa%3D1%26b%3D2&amp;rut=9f1c">Apollo 11 - <b>Wikipedia</b></a></h2>
+      href="//duckduckgo.com/l/?uddg=https%3A%2F%2Fen.wikipedia.org%2Fwiki%2FApollo_11%3Fa%3D1%26b%3D2&amp;rut=9f1c"
+      >Apollo 11 - <b>Wikipedia</b></a></h2>
    <div class="result__extras"><a class="result__url" href="#">en.wikipedia.org/wiki/Apollo_11</a></div>
    <a class="result__snippet" href="#">Apollo 11 was the first spaceflight to <b>land</b> humans on the <b>Moon</b>.</a>
   </div></div>
