@@ -104,13 +104,19 @@ def _wire_error(exc: BaseException) -> JsonRpcError:
         JsonRpcError(error.code, error.message)
 
 
+def _with_signature(entry: Callable[..., Any]) -> Callable[..., Any]:
+    # jsonrpcserver binds every call against inspect.signature(); precomputing it halves a ping's cost.
+    entry.__signature__ = inspect.signature(entry)  # type: ignore[attr-defined]
+    return entry
+
+
 def _sync_entry(method: Method) -> Callable[..., Any]:
     def entry(ctx: RequestContext, **params: Any) -> Any:
         try:
             return Success(_as_result(method.handler(ctx, method.parse(params))))
         except Exception as exc:
             raise _wire_error(exc) from None
-    return entry
+    return _with_signature(entry)
 
 
 def _async_entry(method: Method) -> Callable[..., Any]:
@@ -122,7 +128,7 @@ def _async_entry(method: Method) -> Callable[..., Any]:
             return Success(_as_result(method.handler(ctx, parsed)))
         except Exception as exc:
             raise _wire_error(exc) from None
-    return entry
+    return _with_signature(entry)
 
 
 def _same(value: Any) -> Any:

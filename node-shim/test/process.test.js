@@ -5,7 +5,7 @@ import { createInterface } from "node:readline";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { childEnv, SidekickExitedError, SidekickProcess } from "../dist/index.js";
-import { alive, recordingLogger, until, within } from "./helpers/util.js";
+import { alive, onceWithin, recordingLogger, until, within } from "./helpers/util.js";
 
 const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const start = (name, env = {}, logger = recordingLogger()) =>
@@ -139,4 +139,11 @@ test("the child dies with the parent: parent SIGKILLed (the child sees stdin EOF
   const [parent, childPid] = await parentWithChild({ MODE: "wait", CHILD: "./lib-serve.mjs" });
   parent.kill("SIGKILL");
   await until(() => !alive(childPid), 10_000, "child gone after parent kill");
+});
+
+test("an idle child does not keep the parent alive, and still dies with it", async () => {
+  const [parent, childPid] = await parentWithChild({ MODE: "idle", IGNORE_SIGTERM: "1" });
+  const [code] = await onceWithin(parent, "exit", 10_000);
+  assert.equal(code, 0);
+  await until(() => !alive(childPid), 10_000, "child gone after the parent ended");
 });

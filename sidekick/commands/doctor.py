@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import logging
 import sys
 from dataclasses import dataclass
@@ -38,6 +37,8 @@ def check_python() -> Check:
 
 
 def check_dependencies() -> list[Check]:
+    import importlib.metadata
+
     checks = []
     for name in DEPENDENCIES:
         try:
