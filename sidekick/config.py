@@ -23,6 +23,7 @@ SETTINGS: dict[str, str] = {
     "SIDEKICK_STREAM": "1 to stream completions",
     "SIDEKICK_ALLOW_PRIVATE_URLS": "1 lets fetch_url reach private, loopback and link-local addresses",
     "SIDEKICK_SEARXNG_URL": "a SearxNG instance for web_search",
+    "SIDEKICK_DDG_URL": "override the DuckDuckGo HTML endpoint web_search falls back to",
     "SIDEKICK_LOG_LEVEL": "stderr log level: debug, info, warning (default), error",
     "OPENAI_BASE_URL": "fallback endpoint",
     "OPENAI_API_KEY": "fallback API key",
