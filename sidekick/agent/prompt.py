@@ -23,7 +23,7 @@ def render_context(context: dict[str, Any]) -> str:
         if value is None or value == "" or value == [] or value == {}:
             continue
         shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-        lines.append(f"- {key}: {shown}")
+        lines.append(f"- {key}: " + shown.strip().replace("\n", "\n  "))  # keep multi-line values in the item
     text = "\n".join(lines)
     return text if len(text) <= MAX_CONTEXT_CHARS else text[:MAX_CONTEXT_CHARS] + "\n…(context cut)"
 

@@ -59,7 +59,13 @@ class Tool:
         raise NotImplementedError
 
     def spec(self) -> dict[str, Any]:
-        """The MCP tool description: {name, description, inputSchema[, outputSchema]}."""
+        """The MCP tool description: {name, description, inputSchema[, outputSchema]}.
+
+        Built once per tool: every run sends the specs to the model, and schema generation is not cheap.
+        """
+        cached = self.__dict__.get("_spec")
+        if cached is not None:
+            return cached
         spec: dict[str, Any] = {
             "name": self.name,
             "description": self.description,
@@ -67,6 +73,7 @@ class Tool:
         }
         if self.output_schema is not None:
             spec["outputSchema"] = self.output_schema
+        self.__dict__["_spec"] = spec
         return spec
 
 

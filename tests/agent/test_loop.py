@@ -256,3 +256,10 @@ async def test_transcript_sent_stays_within_budget() -> None:
     sizes = [sum(len(m.get("content") or "") for m in sent) for sent in model.seen]
     assert max(sizes) <= 20_000 + 2_000  # the system prompt and markers ride on top
     assert json.dumps(model.seen[-1]).count("cut to fit") >= 2
+
+
+def test_context_renders_multi_line_values_inside_their_item() -> None:
+    from sidekick.agent.prompt import render_context
+
+    rendered = render_context({"conversation": "user: hi\nagent: hello", "user": {"name": "Ada"}, "empty": ""})
+    assert rendered == '- conversation: user: hi\n  agent: hello\n- user: {"name": "Ada"}'
