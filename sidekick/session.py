@@ -208,7 +208,11 @@ class Session:
             self._send(answer)
 
     def _send_task_answer(self, task: asyncio.Task[Any]) -> None:
-        if not task.cancelled() and task.exception() is None and task.result() is not None:
+        if task.cancelled():
+            return
+        if task.exception() is not None:  # jsonrpcserver catches method errors: this is a bug of ours
+            log.error("a request task failed outside its method", exc_info=task.exception())
+        elif task.result() is not None:
             self._send(task.result())
 
     def _receive_batch(self, batch: list[Any]) -> None:
@@ -307,7 +311,7 @@ class Session:
 
     def _cancel_from_peer(self, params: Any) -> None:
         request_id = params.get("requestId") if isinstance(params, dict) else None
-        task = self._inflight.get(_id_key(request_id))
+        task = self._inflight.get(_id_key(request_id)) if _valid_id(request_id) else None
         if task is None:
             log.debug("cancel for %r: no such request in flight", request_id)
             return
@@ -364,7 +368,8 @@ class Session:
             self._pending.pop(request_id, None)
 
     def _receive_response(self, message: dict[str, Any]) -> None:
-        future = self._pending.get(message.get("id"))  # type: ignore[arg-type]
+        response_id = message.get("id")
+        future = self._pending.get(response_id) if isinstance(response_id, str) else None
         if future is None or future.done():
             log.warning("dropped an answer for unknown or finished request id %r", message.get("id"))
             return

@@ -209,3 +209,11 @@ async def test_shutdown_answers_unfinished_requests_and_refuses_new_ones(h: Harn
     assert h.sent[0]["id"] == 1 and error_code(h.sent[0]) == -32002
     h.line(req(2, "wait"))
     assert error_code(h.sent[1]) == -32002
+
+
+async def test_unhashable_ids_in_responses_and_cancels_are_dropped_quietly(h: Harness) -> None:
+    h.line('{"jsonrpc":"2.0","id":[1],"result":{}}')
+    h.line('{"jsonrpc":"2.0","id":{"a":1},"error":{"code":1,"message":"x"}}')
+    h.line('{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":[1]}}')
+    h.line('[{"jsonrpc":"2.0","id":[2],"result":{}}]')
+    assert h.sent == []
