@@ -18,6 +18,7 @@ COMMANDS = {
     "tools": ("sidekick.commands.tools", "list the tools with their input schemas"),
     "doctor": ("sidekick.commands.doctor", "check Python, dependencies, plugins and the model endpoint"),
     "demo": ("sidekick.commands.demo", "the whole host ⇄ sidekick path on an embedded model, offline"),
+    "eval": ("sidekick.evals.cli", "score tool-calling success on a task suite (pass^k), loop vs up-front baseline"),
 }
 
 

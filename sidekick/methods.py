@@ -75,7 +75,7 @@ def build_methods(state: ServerState) -> list[Method]:
         return InitializeResult(
             protocol_version=state.protocol_version,
             capabilities={"tools": {"listChanged": False}, "logging": {},
-                          "experimental": {"sidekick": {"run": True, "hostTools": True}}},
+                          "experimental": {"sidekick": {"run": True, "hostTools": True, "hostToolMeta": True}}},
             server_info=Implementation(name=SERVER_NAME, version=__version__),
             instructions=INSTRUCTIONS,
         )
@@ -167,7 +167,9 @@ async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -
     timeout_s = params.host_tool_timeout_ms / 1000
 
     async def call_host(name: str, arguments: dict[str, Any]) -> Any:
-        return await ctx.session.request("host/callTool", {"name": name, "arguments": arguments},
+        # relatedRequestId tells a host running many runs at once which run this call belongs to.
+        return await ctx.session.request("host/callTool", {"name": name, "arguments": arguments,
+                                                           "_meta": {"relatedRequestId": ctx.id}},
                                          timeout=timeout_s)
 
     toolbox = Toolbox(registry, builtin, params.host_tools or [], call_host)

@@ -34,6 +34,8 @@ class OpenModel(WireModel):
 
 class RequestMeta(OpenModel):
     progress_token: Optional[Union[str, int]] = None
+    related_request_id: Optional[Union[str, int]] = Field(
+        default=None, description="on host/callTool: the id of the sidekick/run request the call belongs to")
 
 
 class Implementation(OpenModel):
@@ -123,7 +125,7 @@ class HostCallToolParams(WireModel):
 
     name: str
     arguments: dict[str, Any]
-    run_id: Optional[str] = None
+    meta: Optional[RequestMeta] = Field(default=None, alias="_meta")
 
 
 class HostCallToolResult(WireModel):

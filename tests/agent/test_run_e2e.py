@@ -70,7 +70,8 @@ def test_host_tools_progress_and_a_ping_while_waiting_on_the_host(sidekick: Side
                                 "inputSchema": {"type": "object", "properties": {"text": {"type": "string"}}}}],
             _meta={"progressToken": "tok"})})
         host_call, before = sidekick.read_until(lambda m: m.get("method") == "host/callTool")
-        assert host_call["params"] == {"name": "SEND_TWEET", "arguments": {"text": "hello"}}
+        assert host_call["params"] == {"name": "SEND_TWEET", "arguments": {"text": "hello"},
+                                       "_meta": {"relatedRequestId": "run-1"}}
         assert sidekick.request(2, "ping")["result"] == {}
         sidekick.send({"jsonrpc": "2.0", "id": host_call["id"],
                        "result": {"content": [{"type": "text", "text": "tweet 42 posted"}], "isError": False}})

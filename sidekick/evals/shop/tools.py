@@ -41,7 +41,8 @@ class ShopTool:
         for key, value in arguments.items():
             expected = TYPES.get(self.properties[key].get("type"))
             if expected and not (isinstance(value, expected) and not isinstance(value, bool)):
-                raise ToolError(f"invalid arguments for {self.name}: {key} must be a {self.properties[key]['type']}")
+                kind = self.properties[key]["type"]
+                raise ToolError(f"invalid arguments for {self.name}: {key} must be of type {kind}")
 
 
 def _find(table: dict[str, Any], key: str, kind: str) -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""Runs a suite's tasks for k trials, through the sidekick loop and optionally the `upfront` baseline.
+
+Trials go one after another; within a trial, the task runs of both modes go concurrently, bounded by
+`concurrency`. Each run gets a fresh environment (its own database copy) and is scored against the task's
+gold hash. Endpoint failures that would fail every task alike (bad key, unreachable, unknown model) abort
+the eval with their message instead of reporting 0%.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from sidekick.evals.suite import Suite, Task, gold_hash, pass_hat_k, score
+
+SIDEKICK, UPFRONT = "sidekick", "upfront"
+BASELINES = (UPFRONT,)
+FATAL_KINDS = {"auth", "connection", "not_found"}
+ANSWER_CHARS = 600
+
+Progress = Callable[[str, bool], None]
+
+
+class EvalAborted(Exception):
+    """The eval cannot give meaningful numbers (the endpoint is unusable, or the sidekick failed)."""
+
+
+@dataclass
+class EvalConfig:
+    base_url: str
+    model: str
+    api_key: str
+    trials: int = 1
+    baseline: str | None = None
+    task_ids: list[str] | None = None
+    concurrency: int = 4
+    max_steps: int = 20
+    temperature: float | None = None
+    timeout_s: float = 300.0
+    sidekick_command: list[str] | None = None
+    modes: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.baseline is not None and self.baseline not in BASELINES:
+            raise ValueError(f"unknown baseline {self.baseline!r}; choose from {', '.join(BASELINES)}")
+        self.modes = [SIDEKICK] + ([self.baseline] if self.baseline else [])
+
+
+def select_tasks(suite: Suite, task_ids: list[str] | None) -> list[Task]:
+    tasks = suite.tasks()
+    if not task_ids:
+        return tasks
+    known = {t.id: t for t in tasks}
+    unknown = [i for i in task_ids if i not in known]
+    if unknown:
+        raise ValueError(f"unknown task id(s) {', '.join(unknown)}; the suite has: {', '.join(known)}")
+    return [known[i] for i in task_ids]
+
+
+def _assistant_text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m["content"] for m in messages
+                     if m.get("role") == "assistant" and isinstance(m.get("content"), str))
+
+
+async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfig) -> dict[str, Any]:
+    from sidekick.evals.host import HostProtocolError, SidekickExited
+
+    environment = suite.new_environment(task)
+    model: dict[str, Any] = {"baseUrl": config.base_url, "model": config.model, "apiKey": config.api_key}
+    if config.temperature is not None:
+        model["temperature"] = config.temperature
+    params = {"task": task.instruction, "system": suite.system_prompt, "tools": list(task.builtins),
+              "hostTools": suite.tool_specs(task), "model": model, "maxSteps": config.max_steps,
+              "timeoutMs": int(config.timeout_s * 1000)}
+    try:
+        result = await pool.run(params, environment)
+    except (HostProtocolError, SidekickExited) as exc:
+        raise EvalAborted(f"sidekick/run failed: {exc}") from None
+    error = result.get("error") or None
+    if error and error.get("kind") in FATAL_KINDS:
+        raise EvalAborted(error.get("message", "the model endpoint failed"))
+    answer = _assistant_text(result.get("messages") or []) or result.get("text", "")
+    return {"environment": environment, "answer": answer, "toolCalls": len(result.get("steps") or []),
+            "stopReason": result.get("stopReason"), "error": error and error.get("message"),
+            "usage": result.get("usage") or {}, "modelTurns": result.get("modelTurns")}
+
+
+async def _upfront_trial(baseline: Any, suite: Suite, task: Task) -> dict[str, Any]:
+    from sidekick.errors import ModelError
+
+    environment = suite.new_environment(task)
+    try:
+        outcome = await baseline.trial(suite, task, environment)
+    except ModelError as exc:
+        if exc.kind in FATAL_KINDS:
+            raise EvalAborted(exc.message) from None
+        return {"environment": environment, "answer": "", "toolCalls": 0, "stopReason": "error",
+                "error": exc.message, "usage": {}, "modelTurns": 0}
+    return {"environment": environment, "answer": outcome.answer, "toolCalls": outcome.tool_calls,
+            "stopReason": "done", "error": None, "usage": outcome.usage, "modelTurns": outcome.completions}
+
+
+async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None = None) -> dict[str, Any]:
+    """Run every selected task `config.trials` times in each mode; returns the per-run records."""
+    from sidekick.evals.baseline import UpfrontBaseline
+    from sidekick.evals.host import HostPool
+
+    tasks = select_tasks(suite, config.task_ids)
+    golds = {t.id: gold_hash(suite, t) for t in tasks}
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in config.modes}
+    started = time.perf_counter()
+    pool = await HostPool.start(config.concurrency, config.sidekick_command)
+    baseline = UpfrontBaseline(config.base_url, config.api_key, config.model, config.temperature,
+                               config.timeout_s) if UPFRONT in config.modes else None
+    limit = asyncio.Semaphore(config.concurrency)
+
+    async def one(mode: str, task: Task, trial: int) -> None:
+        async with limit:
+            begun = time.perf_counter()
+            if mode == SIDEKICK:
+                outcome = await _sidekick_trial(pool, suite, task, config)
+            else:
+                outcome = await _upfront_trial(baseline, suite, task)
+        environment, answer = outcome.pop("environment"), outcome["answer"]
+        verdict = score(task, golds[task.id], environment.state(), answer, outcome["toolCalls"])
+        runs[mode].append({"task": task.id, "category": task.category, "trial": trial, **verdict, **outcome,
+                           "answer": answer[:ANSWER_CHARS],
+                           "durationMs": round((time.perf_counter() - begun) * 1000, 1)})
+        if progress is not None:
+            progress(mode, verdict["reward"] == 1.0)
+
+    try:
+        for trial in range(config.trials):
+            jobs = [asyncio.create_task(one(mode, task, trial)) for task in tasks for mode in config.modes]
+            try:
+                await asyncio.gather(*jobs)
+            except BaseException:
+                for job in jobs:
+                    job.cancel()
+                await asyncio.gather(*jobs, return_exceptions=True)
+                raise
+    finally:
+        await pool.close()
+        if baseline is not None:
+            await baseline.close()
+    for records in runs.values():
+        records.sort(key=lambda r: ([t.id for t in tasks].index(r["task"]), r["trial"]))
+    return {"tasks": tasks, "runs": runs, "durationS": round(time.perf_counter() - started, 2)}
+
+
+def summarise(suite: Suite, tasks: list[Task], runs: dict[str, list[dict[str, Any]]],
+              trials: int) -> dict[str, Any]:
+    """pass^k for k = 1..trials, and the pass rate by category, for each mode."""
+    categories = [c for c in suite.categories if any(t.category == c for t in tasks)]
+    summary: dict[str, Any] = {}
+    for mode, records in runs.items():
+        successes = {t.id: 0 for t in tasks}
+        for record in records:
+            successes[record["task"]] += int(record["reward"] == 1.0)
+        by_category = {}
+        for category in categories:
+            ids = [t.id for t in tasks if t.category == category]
+            by_category[category] = {"tasks": len(ids),
+                                     "passRate": pass_hat_k([successes[i] for i in ids], trials, 1)}
+        summary[mode] = {"passRate": pass_hat_k(list(successes.values()), trials, 1),
+                         "passHatK": {str(k): pass_hat_k(list(successes.values()), trials, k)
+                                      for k in range(1, trials + 1)},
+                         "byCategory": by_category,
+                         "failedTasks": sorted(i for i, c in successes.items() if c < trials)}
+    return summary

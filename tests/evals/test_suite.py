@@ -1,0 +1,86 @@
+"""The suite interface, tau-bench scoring, and the built-in shop suite's tasks."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pytest
+
+from sidekick.evals import suite as suite_module
+from sidekick.evals.shop import ShopSuite
+from sidekick.evals.suite import Task, gold_hash, load_suite, pass_hat_k, score, state_hash
+
+SHOP = ShopSuite()
+TASKS = SHOP.tasks()
+INITIAL = state_hash(SHOP.new_environment(TASKS[0]).state())
+
+
+def replay(task: Task) -> list[bool]:
+    """Run the gold calls; returns is_error per domain call."""
+    env = SHOP.new_environment(task)
+    return [env.call(c.name, dict(c.arguments)).is_error for c in task.gold_calls if c.name not in task.builtins]
+
+
+def test_the_shop_has_at_least_30_tasks_in_every_category() -> None:
+    assert len(TASKS) >= 30
+    assert len({t.id for t in TASKS}) == len({t.instruction for t in TASKS}) == len(TASKS)
+    counts = Counter(t.category for t in TASKS)
+    assert set(counts) == set(SHOP.categories) and min(counts.values()) >= 5
+
+
+def test_task_shapes_match_their_categories() -> None:
+    for task in TASKS:
+        errors = replay(task)
+        if task.category == "no_tool":
+            assert task.forbid_tools and not task.actions, task.id
+        elif task.category == "single":
+            assert len(task.gold_calls) == 1 and errors == [False], task.id
+        elif task.category == "multi":
+            assert len(task.actions) >= 2 and not any(errors), task.id
+        elif task.category == "parallel":
+            assert len(task.actions[0]) >= 2 and not any(errors), task.id
+        elif task.category == "recovery":
+            assert errors[0] and len(task.gold_calls) >= 1, task.id
+        for name in {c.name for c in task.gold_calls} - {s["name"] for s in SHOP.tool_specs(task)}:
+            assert name in task.builtins, (task.id, name)
+
+
+def test_gold_states_differ_from_the_start_exactly_for_tasks_that_change_something() -> None:
+    writes = {"cancel_order", "return_order", "place_order", "change_item_quantity", "update_order_address",
+              "update_user_address"}
+    for task in TASKS:
+        changes = any(not failed and c.name in writes for c, failed in zip(task.gold_calls, replay(task)))
+        assert (gold_hash(SHOP, task) != INITIAL) == changes, task.id
+
+
+def test_state_hash_is_canonical() -> None:
+    assert state_hash({"a": 1, "b": [1, {"c": "é", "d": 2}]}) == state_hash({"b": [1, {"d": 2, "c": "é"}], "a": 1})
+    assert state_hash({"a": 1}) != state_hash({"a": 1.5})
+
+
+def test_score_needs_the_gold_state_the_strings_and_no_forbidden_tools() -> None:
+    task = Task("t", "single", "x", outputs=("1,234.5", "Shipped"))
+    gold = state_hash({"x": 1})
+    assert score(task, gold, {"x": 1}, "It shipped; total 1234.5", 1)["reward"] == 1.0
+    wrong_db = score(task, gold, {"x": 2}, "shipped 1234.5", 1)
+    assert wrong_db["reward"] == 0.0 and not wrong_db["dbMatch"]
+    assert score(task, gold, {"x": 1}, "shipped", 1)["missingOutputs"] == ["1,234.5"]
+    quiet = Task("q", "no_tool", "hi", forbid_tools=True)
+    assert score(quiet, gold, {"x": 1}, "hello", 0)["reward"] == 1.0
+    assert score(quiet, gold, {"x": 1}, "hello", 1)["toolsForbiddenButUsed"]
+
+
+def test_pass_hat_k_is_tau_bench_s_estimator() -> None:
+    assert pass_hat_k([4, 0], 4, 1) == 0.5
+    assert pass_hat_k([2], 4, 2) == pytest.approx(math.comb(2, 2) / math.comb(4, 2))
+    assert pass_hat_k([3, 4], 4, 4) == 0.5
+    assert pass_hat_k([], 1, 1) == 0.0
+
+
+def test_suites_are_found_by_name_and_unknown_ones_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(load_suite("shop"), ShopSuite)
+    with pytest.raises(ValueError, match="unknown suite 'nope'.*shop"):
+        load_suite("nope")
+    monkeypatch.setitem(suite_module.BUILTIN_SUITES, "tiny", "tests.evals.tiny_suite:TinySuite")
+    assert load_suite("tiny").name == "tiny"
