@@ -59,7 +59,7 @@ async def _demo(as_json: bool) -> int:
 
     notes: list[str] = []
 
-    async def host_tool(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    async def host_tool(name: str, arguments: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
         notes.append(arguments.get("text", ""))
         return {"content": [{"type": "text", "text": f"note #{len(notes)} saved"}], "isError": False}
 
