@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import sys
+import threading
 
 from sidekick import __version__
 from sidekick.transport import DEFAULT_MAX_LINE_BYTES
@@ -22,7 +23,8 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `command`'s module is imported, so serving never loads the terminal commands."""
     parser = argparse.ArgumentParser(
         prog="sidekick",
         description="A Python tool-calling sidekick that speaks JSON-RPC 2.0 / MCP over stdin and stdout. "
@@ -41,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        importlib.import_module(module).add_arguments(sub)
+        if name == command:
+            importlib.import_module(module).add_arguments(sub)
     return parser
 
 
@@ -60,6 +63,11 @@ def serve_stdio(args: argparse.Namespace) -> int:
     protocol_fd = claim_stdout()
     options = ServeOptions(max_line_bytes=args.max_line_bytes, shutdown_grace_s=args.shutdown_grace)
     asyncio.run(serve(0, protocol_fd, options))
+    if threading.active_count() > 1:
+        # A worker stuck in a blocking tool (a hung fetch) would hold up interpreter exit past the grace
+        # period; everything owed to the peer has been written by now.
+        logging.shutdown()
+        os._exit(0)
     return 0
 
 
@@ -67,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     from sidekick.config import apply_file_settings
 
     applied = apply_file_settings()
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((arg for arg in argv if arg in COMMANDS), None)
+    args = build_parser(command).parse_args(argv)
     configure_logging(args.log_level)
     if args.command is None:
         return serve_stdio(args)

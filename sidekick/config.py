@@ -29,6 +29,7 @@ SETTINGS: dict[str, str] = {
     "OPENAI_API_KEY": "fallback API key",
 }
 SECRET_SETTINGS = {"SIDEKICK_API_KEY", "OPENAI_API_KEY"}
+EXTRA_SETTINGS = {"OPENAI_MODEL", "SIDEKICK_CONFIG"}
 
 
 def config_path() -> Path:
@@ -68,7 +69,10 @@ def read_file_settings(path: Path | None = None) -> dict[str, str]:
     for key, value in data.items():
         if isinstance(value, bool):
             value = "1" if value else "0"
-        if isinstance(value, (str, int, float)):
+        if _variable(key) not in SETTINGS and _variable(key) not in EXTRA_SETTINGS:
+            log.warning("ignoring unknown setting %r in %s; known: %s", key, path,
+                        ", ".join(n.removeprefix("SIDEKICK_").lower() for n in SETTINGS if n.startswith("SIDEKICK_")))
+        elif isinstance(value, (str, int, float)):
             values[_variable(key)] = str(value)
         else:
             log.warning("ignoring %s in %s: expected a string, number or boolean", key, path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -115,6 +116,7 @@ def build_methods(state: ServerState) -> list[Method]:
 
 
 RUN_TASK = "run_task"
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what chat-completions endpoints accept
 
 
 @functools.cache
@@ -159,6 +161,13 @@ async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -
     if unknown:
         raise InvalidParams(f"Invalid params: unknown tool(s) {', '.join(unknown)}; "
                             f"available: {', '.join(registry.names())}")
+    host_names = [tool.name for tool in params.host_tools or []]
+    bad = [n for n in host_names if not FUNCTION_NAME.match(n)]
+    clashes = sorted({n for n in host_names if n in builtin or host_names.count(n) > 1})
+    if bad or clashes:
+        raise InvalidParams("Invalid params: hostTools: " + "; ".join(
+            ([f"names must match {FUNCTION_NAME.pattern} (got {', '.join(map(repr, bad))})"] if bad else []) +
+            ([f"{', '.join(clashes)} clash with another tool of this run"] if clashes else [])))
     settings = resolve_settings(params.model)
     if state.model_factory is None:
         from sidekick.agent.openai_model import OpenAIChatModel

@@ -132,4 +132,5 @@ class HostCallToolResult(WireModel):
     """The host's answer to `host/callTool`. Content blocks other than text are accepted and ignored."""
 
     content: list[dict[str, Any]] = Field(default_factory=list)
+    structured_content: Optional[dict[str, Any]] = None
     is_error: bool = False

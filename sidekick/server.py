@@ -61,7 +61,7 @@ async def serve(read_fd: int, write_fd: int, options: ServeOptions) -> None:
     await asyncio.wait([transport.closed, stopper], return_when=asyncio.FIRST_COMPLETED)
     stopper.cancel()
     input_closed = transport.closed.done()
-    log.info("shutting down (%s), %d request(s) in flight", "input closed" if input_closed else "signal",
+    log.info("shutting down (%s), %d request(s) in flight", "input or output closed" if input_closed else "signal",
              session.in_flight)
     await session.shutdown(options.shutdown_grace_s, input_closed=input_closed)
     logging.getLogger("sidekick").removeHandler(state.log_forwarder)

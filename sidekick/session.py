@@ -111,7 +111,8 @@ def _with_signature(entry: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _sync_entry(method: Method) -> Callable[..., Any]:
-    def entry(ctx: RequestContext, **params: Any) -> Any:
+    # ctx is positional-only so that a params member named "ctx" is just another param.
+    def entry(ctx: RequestContext, /, **params: Any) -> Any:
         try:
             return Success(_as_result(method.handler(ctx, method.parse(params))))
         except Exception as exc:
@@ -120,23 +121,20 @@ def _sync_entry(method: Method) -> Callable[..., Any]:
 
 
 def _async_entry(method: Method) -> Callable[..., Any]:
-    async def entry(ctx: RequestContext, **params: Any) -> Any:
+    async def entry(ctx: RequestContext, /, **params: Any) -> Any:
         try:
-            parsed = method.parse(params)
-            if method.is_async:
-                return Success(_as_result(await method.handler(ctx, parsed)))
-            return Success(_as_result(method.handler(ctx, parsed)))
+            return Success(_as_result(await method.handler(ctx, method.parse(params))))
         except Exception as exc:
             raise _wire_error(exc) from None
     return _with_signature(entry)
 
 
-def _same(value: Any) -> Any:
+def _identity(value: Any) -> Any:
     return value
 
 
-def _accept(value: Any) -> Any:
-    return value
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _id_key(request_id: Any) -> tuple[str, Any]:
@@ -173,17 +171,19 @@ class Session:
     # -- registration -------------------------------------------------------------------------
     def add_method(self, method: Method) -> None:
         self.methods[method.name] = method
-        self._async_table[method.name] = _async_entry(method)
-        if not method.is_async:
+        if method.is_async:
+            self._async_table[method.name] = _async_entry(method)
+        else:
             self._sync_table[method.name] = _sync_entry(method)
 
     # -- incoming -----------------------------------------------------------------------------
     def receive_line(self, line: bytes) -> None:
         """Handle one framed line from the peer. Never raises."""
         try:
-            message = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else f"invalid JSON: {exc}"
+            message = json.loads(line, parse_constant=_refuse_constant)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            reason = ("invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else
+                      "nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}")
             self._send(error_message(None, ParseError(f"Parse error: {reason}").to_error()))
             return
         try:
@@ -264,7 +264,7 @@ class Session:
         if method is None or not method.is_async:  # jsonrpcserver answers unknown methods with -32601
             return self._dispatch_sync(message, ctx)
         if self._shutting_down:
-            return error_message(request_id, ServerShuttingDown().to_error())
+            return None if is_notification else error_message(request_id, ServerShuttingDown().to_error())
         key = _id_key(request_id)
         if not is_notification and key in self._inflight:
             return error_message(request_id, InvalidRequest(
@@ -292,14 +292,15 @@ class Session:
         return None
 
     def _dispatch_sync(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
-        response = dispatch_to_response(message, self._sync_table, context=ctx, deserializer=_same,
-                                        validator=_accept, post_process=to_serializable_one)
+        response = dispatch_to_response(message, self._sync_table, context=ctx, deserializer=_identity,
+                                        validator=_identity, post_process=to_serializable_one)
         return response  # type: ignore[return-value]
 
     async def _dispatch_async(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         try:
-            return await async_dispatch_to_response(message, self._async_table, context=ctx, deserializer=_same,
-                                                    validator=_accept, post_process=to_serializable_one)
+            return await async_dispatch_to_response(message, self._async_table, context=ctx,
+                                                    deserializer=_identity, validator=_identity,
+                                                    post_process=to_serializable_one)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task in self._cancelled_by_peer or ctx.id is None:
@@ -371,7 +372,8 @@ class Session:
         response_id = message.get("id")
         future = self._pending.get(response_id) if isinstance(response_id, str) else None
         if future is None or future.done():
-            log.warning("dropped an answer for unknown or finished request id %r", message.get("id"))
+            # Usually an answer that crossed our cancel or timeout on the wire: expected, not alarming.
+            log.debug("dropped an answer for unknown or finished request id %r", message.get("id"))
             return
         if "error" in message:
             error = message["error"] if isinstance(message["error"], dict) else {}

@@ -50,6 +50,12 @@ class LineFramer:
         else:
             self._buffer += tail
 
+    def _deliver(self, line: bytes) -> None:
+        try:
+            self.on_line(line)
+        except Exception:  # a handler bug must not drop the rest of this chunk
+            log.exception("a line handler failed")
+
     def _finish_line(self, piece: bytes) -> None:
         if self._discarded:
             size, self._discarded = self._discarded + len(piece), 0
@@ -63,7 +69,7 @@ class LineFramer:
         if len(line) > self.max_line_bytes:
             self.on_oversize(len(line), self.max_line_bytes)
         elif line.strip():
-            self.on_line(line)
+            self._deliver(line)
 
     def close(self) -> None:
         """End of input: a last line without its newline still counts."""
@@ -72,15 +78,33 @@ class LineFramer:
             self.on_oversize(size, self.max_line_bytes)
         elif self._buffer.strip():
             line, self._buffer = bytes(self._buffer), bytearray()
-            self.on_line(line)
+            self._deliver(line)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def encode_message(message: Any) -> bytes:
-    """One message as one UTF-8 line. Lone surrogates from the input fall back to ASCII escapes."""
+    """One message as one UTF-8 line of strict JSON.
+
+    Lone surrogates from the input fall back to ASCII escapes; NaN and infinities (which a JavaScript
+    peer cannot parse) become null.
+    """
     try:
-        return (json.dumps(message, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except ValueError:  # UnicodeEncodeError is a ValueError too
+        text = json.dumps(_finite(message), separators=(",", ":"), allow_nan=False)
+    try:
+        return (text + "\n").encode()
     except UnicodeEncodeError:
-        return (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        return (json.dumps(_finite(message), separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
 class _ReadProtocol(asyncio.Protocol):

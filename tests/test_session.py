@@ -217,3 +217,22 @@ async def test_unhashable_ids_in_responses_and_cancels_are_dropped_quietly(h: Ha
     h.line('{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":[1]}}')
     h.line('[{"jsonrpc":"2.0","id":[2],"result":{}}]')
     assert h.sent == []
+
+
+async def test_deeply_nested_json_is_a_parse_error_and_the_next_line_is_served(h: Harness) -> None:
+    h.line("[" * 200_000 + "]" * 200_000)
+    h.line('{"jsonrpc":"2.0","id":1,"method":"echo","params":{"value":NaN}}')
+    h.line(req(2, "echo", {"value": 2}))
+    assert [(m["id"], m.get("error", {}).get("code")) for m in h.sent] == [(None, -32700), (None, -32700), (2, None)]
+    assert "nested too deeply" in h.sent[0]["error"]["message"]
+
+
+async def test_a_param_named_ctx_is_just_a_param(h: Harness) -> None:
+    h.line(req(1, "echo", {"value": 1, "ctx": "x"}))
+    assert h.sent == [{"jsonrpc": "2.0", "result": {"value": 1}, "id": 1}]
+
+
+async def test_no_answer_to_a_notification_during_shutdown(h: Harness) -> None:
+    await h.session.shutdown(grace=0.01)
+    h.line(json.dumps({"jsonrpc": "2.0", "method": "wait"}))
+    assert h.sent == []

@@ -71,3 +71,21 @@ def test_encode_message_is_one_utf8_line_even_with_newlines_and_lone_surrogates(
     odd = encode_message({"text": "\ud800"})
     assert odd.decode("utf-8").count("\n") == 1
     assert json.loads(odd)["text"] == "\ud800"
+
+
+def test_nan_and_infinity_never_reach_the_wire() -> None:
+    line = encode_message({"result": {"x": float("nan"), "y": [float("inf"), 1.5], "z": "\ud800"}})
+    assert json.loads(line, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c))) == {
+        "result": {"x": None, "y": [None, 1.5], "z": "\ud800"}}
+
+
+def test_a_failing_line_handler_does_not_drop_the_rest_of_the_chunk() -> None:
+    seen: list[bytes] = []
+
+    def handler(line: bytes) -> None:
+        if line == b"bad":
+            raise RuntimeError("bug")
+        seen.append(line)
+
+    LineFramer(handler, lambda size, limit: None).feed(b"one\nbad\ntwo\n")
+    assert seen == [b"one", b"two"]

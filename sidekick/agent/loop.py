@@ -13,7 +13,7 @@ from sidekick.agent.model import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.models import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import system_prompt
 from sidekick.agent.textcalls import parse_text_tool_calls
-from sidekick.agent.toolbox import HostGoneError, Toolbox
+from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fit_transcript
 from sidekick.errors import ModelError, RpcError
 from sidekick.tools.base import ToolOutput
@@ -41,6 +41,7 @@ class RunState:
     usage: Usage = field(default_factory=Usage)
     last_text: str = ""
     model_turns: int = 0
+    call_ids: set[str] = field(default_factory=set)
 
     def new_messages(self) -> list[dict[str, Any]]:
         return self.messages[self.task_index:]
@@ -54,8 +55,8 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
         return raw, None
     if isinstance(raw, str):
         try:
-            value = json.loads(raw)
-        except ValueError as exc:
+            value = json.loads(raw, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
             return None, f"the arguments are not valid JSON ({exc}); send a JSON object matching the schema"
         if value is None:
             return {}, None
@@ -63,6 +64,10 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
             return value, None
         return None, f"the arguments must be a JSON object, got {type(value).__name__}"
     return None, f"the arguments must be a JSON object, got {type(raw).__name__}"
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _arguments_text(raw: Any) -> str:
@@ -105,15 +110,17 @@ class AgentLoop:
                 stop = await asyncio.wait_for(self._turns(params, state, deadline), params.timeout_ms / 1000)
         except asyncio.TimeoutError:
             stop = "timeout"
-        except (RpcError, HostGoneError) as exc:
+        except RpcError as exc:  # model endpoint, configuration, host gone
             stop = "error"
-            code = exc.code if isinstance(exc, RpcError) else -32020
-            kind = getattr(exc, "kind", None) or ("host_gone" if isinstance(exc, HostGoneError) else None)
-            error = RunError(code=code, message=str(exc), kind=kind)
-            log.warning("run ended with an error: %s", exc)
+            error = RunError(code=exc.code, message=exc.message, kind=getattr(exc, "kind", None))
+            log.warning("run ended with an error: %s", exc.message)
+        except Exception as exc:  # a bug of ours must still answer with what the run has so far
+            log.exception("run failed unexpectedly")
+            stop = "error"
+            error = RunError(code=-32603, message=f"internal error ({type(exc).__name__})", kind="internal")
         if stop != "done":
             self._close_open_calls(state, f"not run: the run stopped ({stop})")
-        text = state.last_text or self._fallback_text(stop, state, error)
+        text = state.last_text if stop == "done" and state.last_text else self._fallback_text(stop, state, error)
         tools_used = list(dict.fromkeys(step.tool for step in state.steps))
         return RunResult(text=text, stop_reason=stop, steps=state.steps, tools_used=tools_used,
                          usage=state.usage, messages=state.new_messages(), model_turns=state.model_turns,
@@ -121,11 +128,15 @@ class AgentLoop:
 
     def _fallback_text(self, stop: StopReason, state: RunState, error: RunError | None) -> str:
         if stop == "error" and error is not None:
-            return f"The run failed: {error.message}"
-        done = f" after {len(state.steps)} tool call(s)" if state.steps else ""
-        reasons = {"max_steps": "it reached its step limit", "timeout": "it ran out of time",
-                   "token_budget": "it used up its token budget", "done": "the model gave no answer"}
-        return f"The run stopped{done} because {reasons.get(stop, stop)}, before a final answer."
+            text = f"The run failed: {error.message}"
+        else:
+            done = f" after {len(state.steps)} tool call(s)" if state.steps else ""
+            reasons = {"max_steps": "it reached its step limit", "timeout": "it ran out of time",
+                       "token_budget": "it used up its token budget", "done": "the model gave no answer"}
+            text = f"The run stopped{done} because {reasons.get(stop, stop)}, before a final answer."
+        if state.last_text:
+            text += f" The model's last words: {state.last_text}"
+        return text
 
     def _report(self, message: str) -> None:
         self._progress_count += 1
@@ -144,6 +155,7 @@ class AgentLoop:
             calls, text = turn.tool_calls, turn.content
             if not calls:
                 calls, text = parse_text_tool_calls(turn.content, names)
+            self._give_unique_ids(calls, state)
             state.messages.append(_assistant_message(turn, calls, text))
             if text and text.strip():
                 state.last_text = text.strip()
@@ -156,6 +168,15 @@ class AgentLoop:
                 return "token_budget"
             await self._run_calls(calls, state)
         return "max_steps"
+
+    @staticmethod
+    def _give_unique_ids(calls: list[ToolCall], state: RunState) -> None:
+        # Endpoints may omit ids, and text-written calls have none: a repeated id would pair a result
+        # with the wrong call and leave the returned transcript invalid.
+        for index, call in enumerate(calls):
+            if not call.id or call.id in state.call_ids:
+                call.id = f"call_{state.model_turns}_{index}"
+            state.call_ids.add(call.id)
 
     def _answer_unrun(self, state: RunState, calls: list[ToolCall], why: str) -> None:
         # Every tool call needs a result message, or the transcript is invalid for the next turn.
@@ -182,7 +203,14 @@ class AgentLoop:
                     output = await self.toolbox.call(call.name, arguments or {})
                 return output, (time.perf_counter() - begun) * 1000
 
-        results = await asyncio.gather(*(one(c) for c in calls))
+        tasks = [asyncio.ensure_future(one(c)) for c in calls]
+        try:
+            results = await asyncio.gather(*tasks)
+        except BaseException:  # e.g. the host went away: the sibling calls must not run on unobserved
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         for call, (output, duration_ms) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"

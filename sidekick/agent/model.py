@@ -15,7 +15,8 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 @dataclass
 class ToolCall:
-    """A call the model asked for. `arguments` is the raw text the model produced (maybe not JSON)."""
+    """A call the model asked for. `arguments` is the raw text the model produced (maybe not JSON);
+    an empty `id` means the endpoint gave none (the loop assigns one)."""
 
     id: str
     name: str
@@ -66,9 +67,12 @@ def _env(*names: str) -> str | None:
 def resolve_settings(given: ModelSettings | None) -> ResolvedModelSettings:
     """First match wins: run params → SIDEKICK_* → OPENAI_* environment → defaults."""
     given = given or ModelSettings()
-    base_url = given.base_url or _env("SIDEKICK_BASE_URL", "OPENAI_BASE_URL") or OPENAI_BASE_URL
+    env_base_url = _env("SIDEKICK_BASE_URL", "OPENAI_BASE_URL") or OPENAI_BASE_URL
+    base_url = given.base_url or env_base_url
     model = given.model or _env("SIDEKICK_MODEL", "OPENAI_MODEL") or DEFAULT_MODEL
-    api_key = given.api_key or _env("SIDEKICK_API_KEY", "OPENAI_API_KEY")
+    # The operator's key goes only to the operator's endpoint, never to a base URL a request names.
+    same_endpoint = base_url.rstrip("/") == env_base_url.rstrip("/")
+    api_key = given.api_key or (_env("SIDEKICK_API_KEY", "OPENAI_API_KEY") if same_endpoint else None)
     if not api_key:
         if base_url.rstrip("/") == OPENAI_BASE_URL:
             raise ConfigurationError(

@@ -6,6 +6,7 @@ many concurrent runs reuse one connection pool.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,18 +14,22 @@ from sidekick.agent.model import ModelTurn, ResolvedModelSettings, ToolCall
 from sidekick.agent.models import Usage
 from sidekick.errors import ModelError
 
-_clients: dict[tuple[str, str, int], Any] = {}
+MAX_CLIENTS = 16
+_clients: dict[tuple[Any, ...], Any] = {}
 
 
 def _client(settings: ResolvedModelSettings) -> Any:
-    key = (settings.base_url, settings.api_key, settings.max_retries)
-    client = _clients.get(key)
+    # A client's connection pool belongs to the event loop it was made on, hence the loop in the key.
+    key = (id(asyncio.get_running_loop()), settings.base_url, settings.api_key, settings.max_retries)
+    client = _clients.pop(key, None)
     if client is None:
         from openai import AsyncOpenAI
 
         client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key,
                              max_retries=settings.max_retries)
-        _clients[key] = client
+        if len(_clients) >= MAX_CLIENTS:
+            _clients.pop(next(iter(_clients)))  # the least recently used; its pool closes when collected
+    _clients[key] = client
     return client
 
 
@@ -123,8 +128,8 @@ class OpenAIChatModel:
             raise ModelError(f"The model endpoint {self.settings.base_url} answered with no choices",
                              kind="bad_response")
         message = choices[0].message
-        calls = [ToolCall(id=c.id or f"call_{i}", name=c.function.name, arguments=c.function.arguments)
-                 for i, c in enumerate(message.tool_calls or []) if getattr(c, "function", None)]
+        calls = [ToolCall(id=c.id or "", name=c.function.name or "", arguments=c.function.arguments)
+                 for c in message.tool_calls or [] if getattr(c, "function", None)]
         return ModelTurn(content=message.content, tool_calls=calls, usage=_usage(response.usage),
                          finish_reason=choices[0].finish_reason)
 
@@ -152,7 +157,7 @@ class OpenAIChatModel:
         if not seen_choice:
             raise ModelError(f"The model endpoint {self.settings.base_url} streamed no choices",
                              kind="bad_response")
-        tool_calls = [ToolCall(id=c["id"] or f"call_{i}", name=c["name"], arguments=c["arguments"])
-                      for i, c in sorted(calls.items())]
+        tool_calls = [ToolCall(id=c["id"] or "", name=c["name"], arguments=c["arguments"])
+                      for _, c in sorted(calls.items())]
         return ModelTurn(content="".join(content) or None, tool_calls=tool_calls, usage=usage,
                          finish_reason=finish)

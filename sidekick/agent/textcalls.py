@@ -43,7 +43,7 @@ def parse_text_tool_calls(content: str | None, known_tools: Iterable[str]) -> tu
             except ValueError:
                 found = None
             if found:
-                calls.append(ToolCall(id=f"call_text_{len(calls) + 1}", name=found[0], arguments=found[1]))
+                calls.append(ToolCall(id="", name=found[0], arguments=found[1]))
         if calls:
             return calls, _TAGGED.sub("", content).strip()
         return [], content
@@ -56,5 +56,5 @@ def parse_text_tool_calls(content: str | None, known_tools: Iterable[str]) -> tu
         except ValueError:
             found = None
         if found:
-            return [ToolCall(id="call_text_1", name=found[0], arguments=found[1])], ""
+            return [ToolCall(id="", name=found[0], arguments=found[1])], ""
     return [], content

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from sidekick.errors import ConnectionClosedError, RemoteError, RequestTimeoutError
-from sidekick.protocol import ToolSpec
+from pydantic import ValidationError
+
+from sidekick.errors import (
+    ConnectionClosedError,
+    HostToolError,
+    RemoteError,
+    RequestTimeoutError,
+    describe_validation_error,
+)
+from sidekick.protocol import HostCallToolResult, ToolSpec
 from sidekick.tools.base import ToolOutput, ToolRegistry
 
 HostCaller = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class HostGoneError(Exception):
-    """The host closed the connection while the run needed one of its tools."""
+class HostGoneError(HostToolError):
+    """The host closed the connection while the run needed one of its tools: the run cannot go on."""
+
+    MESSAGE = "The host went away"
+    kind = "host_gone"
 
 
 def _host_text(answer: Any) -> tuple[str, bool]:
-    if not isinstance(answer, dict):
-        return str(answer), False
-    blocks = answer.get("content") or []
-    texts = [b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text"]
-    text = "\n".join(t for t in texts if isinstance(t, str))
-    if not text and answer.get("structuredContent") is not None:
-        import json
-
-        text = json.dumps(answer["structuredContent"], ensure_ascii=False)
-    return text, bool(answer.get("isError"))
+    try:
+        result = HostCallToolResult.model_validate(answer)
+    except ValidationError as exc:
+        return f"The host answered in an unexpected shape: {describe_validation_error(exc)}", True
+    texts = [b["text"] for b in result.content if b.get("type") == "text" and isinstance(b.get("text"), str)]
+    text = "\n".join(texts)
+    if not text and result.structured_content is not None:
+        text = json.dumps(result.structured_content, ensure_ascii=False)
+    return text, result.is_error
 
 
 @dataclass

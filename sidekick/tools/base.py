@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable
 
@@ -19,6 +20,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sidekick.errors import describe_validation_error
 
 log = logging.getLogger("sidekick.tools")
+
+
+MAX_BLOCKING_CALLS = 64
+_pool: ThreadPoolExecutor | None = None
+
+
+def _blocking_pool() -> ThreadPoolExecutor:
+    """Threads for blocking tools, apart from asyncio's small default pool (6 threads on 2 cores), so
+    many slow fetches at once cannot starve a quick calculation."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=MAX_BLOCKING_CALLS, thread_name_prefix="sidekick-tool")
+    return _pool
 
 
 class ToolArgs(BaseModel):
@@ -128,12 +142,13 @@ class ToolRegistry:
             if inspect.iscoroutinefunction(tool.run):
                 value = await asyncio.wait_for(tool.run(args), tool.timeout_s)
             else:
-                value = await asyncio.wait_for(asyncio.to_thread(tool.run, args), tool.timeout_s)
+                running = asyncio.get_running_loop().run_in_executor(_blocking_pool(), tool.run, args)
+                value = await asyncio.wait_for(running, tool.timeout_s)
         except asyncio.TimeoutError:
             return ToolOutput(f"{name} timed out after {tool.timeout_s:g} s.", is_error=True)
         except ToolFailure as exc:
             return ToolOutput(f"{name} failed: {exc}", is_error=True)
-        except Exception as exc:  # a tool's bug must not end the run
+        except (Exception, SystemExit) as exc:  # a tool's bug (even sys.exit) must not end the run
             log.warning("tool %s raised", name, exc_info=exc)
             return ToolOutput(f"{name} failed: {type(exc).__name__}: {exc}", is_error=True)
         return as_output(value)

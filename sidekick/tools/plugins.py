@@ -46,7 +46,7 @@ def load_plugins(registry: ToolRegistry, group: str = GROUP) -> list[str]:
             continue
         for tool in tools:
             problem = _problem(tool)
-            if problem is None and tool.name in registry.tools:
+            if problem is None and (tool.name in registry.tools or tool.name in RESERVED_NAMES):
                 problem = f"a tool named {tool.name!r} is already registered"
             if problem is not None:
                 log.warning("skipping a tool of %s: %s", where, problem)
@@ -54,6 +54,9 @@ def load_plugins(registry: ToolRegistry, group: str = GROUP) -> list[str]:
             registry.add(tool)
             added.append(tool.name)
     return added
+
+
+RESERVED_NAMES = frozenset({"run_task"})  # the MCP face of the agent loop, offered beside the tools
 
 
 def _tools_from(obj: Any) -> list[Any]:

@@ -158,7 +158,30 @@ async def test_max_steps_stops_with_best_answer_so_far_and_a_valid_transcript() 
                           calls(("lookup", {"key": "y"})))
     result = await run(model, max_steps=2)
     model.assert_used_up()
-    assert result.stop_reason == "max_steps" and result.text == "Looking up x."
+    assert result.stop_reason == "max_steps"
+    assert "step limit" in result.text and result.text.endswith("The model's last words: Looking up x.")
+    assert_every_call_answered(result.messages)
+
+
+def assert_every_call_answered(messages: list[dict[str, Any]]) -> None:
+    asked = [c["id"] for m in messages if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
+    answered = [m["tool_call_id"] for m in messages if m["role"] == "tool"]
+    assert len(set(asked)) == len(asked) and sorted(asked) == sorted(answered)
+
+
+async def test_call_ids_stay_unique_across_turns_even_when_the_endpoint_repeats_or_omits_them() -> None:
+    Lookup.gate = asyncio.Event()
+    text_call = '<tool_call>{"name": "lookup", "arguments": {"key": "y"}}</tool_call>'
+    model = ScriptedModel(ModelTurn(content=text_call), ModelTurn(content=text_call),
+                          calls(("add", {"a": 1, "b": 1})), calls(("lookup", {"key": "x"})))
+    Lookup.gate.set()
+    try:
+        result = await run(model, max_steps=4)
+    finally:
+        Lookup.gate = None
+    ids = [c["id"] for m in result.messages if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
+    assert len(ids) == 4 and len(set(ids)) == 4
+    assert_every_call_answered(result.messages)
 
 
 async def test_token_budget_stops_the_run_and_answers_every_open_call() -> None:

@@ -75,8 +75,11 @@ async def test_configuration_order_params_then_sidekick_then_openai_env(monkeypa
     monkeypatch.setenv("SIDEKICK_API_KEY", "sk-sidekick")
     resolved = resolve_settings(None)
     assert (resolved.base_url, resolved.api_key) == ("http://sidekick-env/v1", "sk-sidekick")
-    given = resolve_settings(ModelSettings(base_url="http://params/v1", model="p"))
-    assert (given.base_url, given.model, given.api_key) == ("http://params/v1", "p", "sk-sidekick")
+    given = resolve_settings(ModelSettings(base_url="http://params/v1", model="p", api_key="sk-params"))
+    assert (given.base_url, given.model, given.api_key) == ("http://params/v1", "p", "sk-params")
+    # The operator's key never goes to an endpoint a request names; only to the operator's own.
+    assert resolve_settings(ModelSettings(base_url="http://elsewhere/v1")).api_key == "not-needed"
+    assert resolve_settings(ModelSettings(base_url="http://sidekick-env/v1/")).api_key == "sk-sidekick"
     monkeypatch.delenv("SIDEKICK_API_KEY")
     monkeypatch.delenv("OPENAI_API_KEY")
     assert resolve_settings(ModelSettings(base_url="http://localhost:11434/v1")).api_key == "not-needed"

@@ -94,10 +94,16 @@ def test_cancel_abandons_the_model_call_and_sends_no_answer(sidekick: SidekickPr
             sidekick.request("probe", "ping")
         assert server.calls == 1
         sidekick.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}})
-        answer = sidekick.request(8, "ping")
+        sidekick.send({"jsonrpc": "2.0", "id": 8, "method": "ping"})
+        answer, seen = sidekick.read_until(lambda m: m.get("id") == 8 and "result" in m)
         assert answer["result"] == {}
         assert sidekick.close() == 0
-    assert not any(b'"id":7' in line for line in sidekick.stderr_lines)
+    rest = []
+    while not sidekick.lines.empty():
+        line = sidekick.lines.get()
+        if line is not None:
+            rest.append(json.loads(line))
+    assert not [m for m in seen + rest if m.get("id") == 7]
 
 
 @pytest.mark.parametrize("extra, script, reason", [
@@ -143,3 +149,14 @@ def test_conversation_continues_across_runs(sidekick: SidekickProcess) -> None:
     sent = server.requests[1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "assistant", "user"]
     assert sent[1]["content"] == "I am Ada."
+
+
+def test_host_tools_with_bad_or_clashing_names_are_invalid_params(sidekick: SidekickProcess) -> None:
+    def tool(name: str) -> dict[str, Any]:
+        return {"name": name, "description": "x", "inputSchema": {"type": "object"}}
+
+    bad = sidekick.request(1, "sidekick/run", {"task": "x", "hostTools": [tool("send message")]})["error"]
+    assert bad["code"] == -32602 and "send message" in bad["message"]
+    clash = sidekick.request(2, "sidekick/run", {"task": "x", "hostTools": [tool("calculate"), tool("A"),
+                                                                            tool("A")]})["error"]
+    assert clash["code"] == -32602 and "A, calculate clash" in clash["message"]
