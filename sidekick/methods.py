@@ -22,12 +22,12 @@ from sidekick.protocol import (
     SetLevelParams,
     TextContent,
 )
-from sidekick.agent.models import RunParams, RunResult, RunTaskArgs
+from sidekick.agent.wire import RunParams, RunResult, RunTaskArgs
 from sidekick.errors import InvalidParams
 from sidekick.session import Method, RequestContext
 
 if TYPE_CHECKING:
-    from sidekick.agent.model import ChatModel, ResolvedModelSettings
+    from sidekick.agent.chat import ChatModel, ResolvedModelSettings
     from sidekick.logforward import LogForwarder
     from sidekick.tools.base import ToolRegistry
 
@@ -152,7 +152,7 @@ async def call_run_task(state: ServerState, ctx: RequestContext, arguments: dict
 async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -> RunResult:
     """One `sidekick/run`: resolve the model, assemble the run's tools, and loop until done."""
     from sidekick.agent.loop import AgentLoop
-    from sidekick.agent.model import resolve_settings
+    from sidekick.agent.chat import resolve_settings
     from sidekick.agent.toolbox import Toolbox
 
     registry = state.registry

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from sidekick import protocol as p
-from sidekick.agent import models as run
+from sidekick.agent import wire as run
 
 
 class WireMethod(NamedTuple):

@@ -9,8 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sidekick.agent.model import ChatModel, ModelTurn, ToolCall
-from sidekick.agent.models import RunError, RunParams, RunResult, Step, StopReason, Usage
+from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
+from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import system_prompt
 from sidekick.agent.textcalls import parse_text_tool_calls
 from sidekick.agent.toolbox import Toolbox

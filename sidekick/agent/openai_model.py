@@ -10,8 +10,8 @@ import asyncio
 import json
 from typing import Any
 
-from sidekick.agent.model import ModelTurn, ResolvedModelSettings, ToolCall
-from sidekick.agent.models import Usage
+from sidekick.agent.chat import ModelTurn, ResolvedModelSettings, ToolCall
+from sidekick.agent.wire import Usage
 from sidekick.errors import ModelError
 
 MAX_CLIENTS = 16

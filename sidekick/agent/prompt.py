@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sidekick.agent.models import RunParams
+from sidekick.agent.wire import RunParams
 
 BASE_INSTRUCTIONS = (
     "You are a careful assistant with tools. Work step by step: call a tool when it helps, read its result, "

@@ -10,7 +10,7 @@ import json
 import re
 from typing import Any, Iterable
 
-from sidekick.agent.model import ToolCall
+from sidekick.agent.chat import ToolCall
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
 _FENCED = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)

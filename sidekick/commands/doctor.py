@@ -73,7 +73,7 @@ def check_plugins() -> Check:
 
 
 async def check_model(timeout: float) -> list[Check]:
-    from sidekick.agent.model import resolve_settings
+    from sidekick.agent.chat import resolve_settings
     from sidekick.errors import ConfigurationError
 
     try:

@@ -27,8 +27,8 @@ def main(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from sidekick.agent.loop import AgentLoop
-    from sidekick.agent.model import resolve_settings
-    from sidekick.agent.models import ModelSettings, RunParams
+    from sidekick.agent.chat import resolve_settings
+    from sidekick.agent.wire import ModelSettings, RunParams
     from sidekick.agent.openai_model import OpenAIChatModel
     from sidekick.agent.toolbox import Toolbox
     from sidekick.errors import ConfigurationError

@@ -44,7 +44,7 @@ class UpfrontBaseline:
                  timeout_s: float = 120.0) -> None:
         from openai import AsyncOpenAI
 
-        from sidekick.agent.model import ResolvedModelSettings
+        from sidekick.agent.chat import ResolvedModelSettings
 
         self.settings = ResolvedModelSettings(base_url=base_url, model=model, api_key=api_key,
                                               temperature=temperature, request_timeout_s=timeout_s)

@@ -58,8 +58,8 @@ def _endpoint(args: argparse.Namespace, suite: Any) -> Iterator[tuple[str, str, 
                                   model=f"scripted-{args.model_script}") as server:
             yield server.base_url, f"scripted-{args.model_script}", "not-needed"
         return
-    from sidekick.agent.model import resolve_settings
-    from sidekick.agent.models import ModelSettings
+    from sidekick.agent.chat import resolve_settings
+    from sidekick.agent.wire import ModelSettings
 
     settings = resolve_settings(ModelSettings(base_url=args.base_url, model=args.model, api_key=args.api_key))
     yield settings.base_url, settings.model, settings.api_key

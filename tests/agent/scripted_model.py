@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Union
 
-from sidekick.agent.model import ModelTurn, ToolCall
-from sidekick.agent.models import Usage
+from sidekick.agent.chat import ModelTurn, ToolCall
+from sidekick.agent.wire import Usage
 
 Step = Union[ModelTurn, Callable[[list[dict[str, Any]]], ModelTurn]]
 

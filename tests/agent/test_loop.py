@@ -8,8 +8,8 @@ import pytest
 from pydantic import Field
 
 from sidekick.agent.loop import AgentLoop, parse_arguments
-from sidekick.agent.model import ModelTurn
-from sidekick.agent.models import RunParams
+from sidekick.agent.chat import ModelTurn
+from sidekick.agent.wire import RunParams
 from sidekick.agent.toolbox import Toolbox
 from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
 from sidekick.protocol import ToolSpec

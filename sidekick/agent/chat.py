@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sidekick.agent.models import ModelSettings, Usage
+from sidekick.agent.wire import ModelSettings, Usage
 from sidekick.errors import ConfigurationError
 
 DEFAULT_MODEL = "gpt-4o-mini"
