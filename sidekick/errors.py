@@ -93,15 +93,6 @@ class HostToolError(RpcError):
     MESSAGE = "Host tool failed"
 
 
-APPLICATION_ERRORS: tuple[type[RpcError], ...] = (
-    LineTooLong,
-    ServerShuttingDown,
-    ModelError,
-    ConfigurationError,
-    HostToolError,
-)
-
-
 class RemoteError(Exception):
     """An error answer received from the peer for a request this side sent."""
 

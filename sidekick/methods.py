@@ -50,7 +50,6 @@ class ServerState:
     log_forwarder: LogForwarder | None = None
     client_info: dict[str, Any] | None = None
     protocol_version: str | None = None
-    initialized: bool = False
     _registry: ToolRegistry | None = field(default=None, repr=False)
 
     @property
@@ -82,7 +81,7 @@ def build_methods(state: ServerState) -> list[Method]:
         )
 
     def initialized(ctx: RequestContext, params: dict[str, Any]) -> None:
-        state.initialized = True
+        log.debug("the client is initialized")
 
     def ping(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {}

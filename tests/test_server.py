@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 
@@ -97,3 +98,26 @@ def test_log_forwarding_after_set_level(sidekick: SidekickProcess) -> None:
 def test_version_and_help() -> None:
     out = subprocess.run([sys.executable, "-m", "sidekick", "--version"], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0 and out.stdout.startswith("sidekick ")
+    shown = subprocess.run([sys.executable, "-m", "sidekick", "--help"], capture_output=True, text=True, timeout=30)
+    assert shown.returncode == 0 and "--stdio" in shown.stdout and "doctor" in shown.stdout
+
+
+def test_sigterm_with_a_hung_tool_in_flight_answers_it_and_exits_zero() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(20)
+        process = SidekickProcess("--shutdown-grace", "0.5")
+        try:
+            process.initialize()
+            process.request("warm", "ping")
+            process.send({"jsonrpc": "2.0", "id": "hung", "method": "tools/call", "params": {
+                "name": "fetch_url", "arguments": {"url": f"http://127.0.0.1:{silent.getsockname()[1]}/"}}})
+            connection, _ = silent.accept()  # the fetch is in flight now
+            process.proc.send_signal(signal.SIGTERM)
+            answer, _ = process.read_until(lambda m: m.get("id") == "hung")
+            assert answer["error"]["code"] == -32002
+            assert process.proc.wait(20) == 0
+            connection.close()
+        finally:
+            process.close()

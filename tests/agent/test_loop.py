@@ -36,31 +36,43 @@ class LookupArgs(ToolArgs):
 
 
 class Lookup(Tool):
+    """Looks numbers up; a test can hold calls at `gate` and watch how many run at once."""
+
     name = "lookup"
     description = "Look up a number by key."
     Args = LookupArgs
-    gate: asyncio.Event | None = None
-    running = 0
-    peak = 0
+
+    def __init__(self, gated: bool = False, expect_running: int = 1) -> None:
+        self.gate = asyncio.Event()
+        if not gated:
+            self.gate.set()
+        self.expect_running = expect_running
+        self.all_started = asyncio.Event()
+        self.running = self.peak = 0
 
     async def run(self, args: LookupArgs) -> str:
-        Lookup.running += 1
-        Lookup.peak = max(Lookup.peak, Lookup.running)
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        if self.running >= self.expect_running:
+            self.all_started.set()
         try:
-            if Lookup.gate is not None:
-                await Lookup.gate.wait()
+            await self.gate.wait()
             if args.key == "missing":
                 raise ToolFailure("no such key")
             return {"x": "41", "y": "1"}.get(args.key, "0")
         finally:
-            Lookup.running -= 1
+            self.running -= 1
 
 
-def toolbox(host: Any = None, host_tools: list[ToolSpec] | None = None) -> Toolbox:
+def toolbox(host: Any = None, host_tools: list[ToolSpec] | None = None, lookup: Lookup | None = None) -> Toolbox:
     registry = ToolRegistry()
     registry.add(Add())
-    registry.add(Lookup())
+    registry.add(lookup or Lookup())
     return Toolbox(registry, registry.names(), host_tools or [], host)
+
+
+async def within(awaitable: Any, seconds: float = 5.0) -> Any:
+    return await asyncio.wait_for(awaitable, seconds)
 
 
 PROGRESS: list[tuple[int, str]] = []
@@ -93,22 +105,17 @@ async def test_the_next_call_depends_on_the_previous_result() -> None:
 
 
 async def test_parallel_calls_run_concurrently_and_answer_in_order() -> None:
-    Lookup.gate, Lookup.peak = asyncio.Event(), 0
+    lookup = Lookup(gated=True, expect_running=2)
     model = ScriptedModel(calls(("lookup", {"key": "x"}), ("lookup", {"key": "y"}), ("add", {"a": 1, "b": 2})),
                           answer("done"))
-    task = asyncio.ensure_future(run(model))
-    for _ in range(50):
-        await asyncio.sleep(0)
-        if Lookup.running == 2:
-            break
-    assert Lookup.running == 2
-    Lookup.gate.set()
-    result = await task
-    Lookup.gate = None
+    task = asyncio.ensure_future(run(model, toolbox(lookup=lookup)))
+    await within(lookup.all_started.wait())  # both lookups are in flight at once
+    lookup.gate.set()
+    result = await within(task)
     transcript = model.seen[1]
     assert [(m["tool_call_id"], m["content"]) for m in transcript if m["role"] == "tool"] == [
         ("call_0", "41"), ("call_1", "1"), ("call_2", "3")]
-    assert Lookup.peak == 2 and [s.ok for s in result.steps] == [True, True, True]
+    assert lookup.peak == 2 and [s.ok for s in result.steps] == [True, True, True]
 
 
 @pytest.mark.parametrize("raw, fragment", [
@@ -170,15 +177,10 @@ def assert_every_call_answered(messages: list[dict[str, Any]]) -> None:
 
 
 async def test_call_ids_stay_unique_across_turns_even_when_the_endpoint_repeats_or_omits_them() -> None:
-    Lookup.gate = asyncio.Event()
     text_call = '<tool_call>{"name": "lookup", "arguments": {"key": "y"}}</tool_call>'
     model = ScriptedModel(ModelTurn(content=text_call), ModelTurn(content=text_call),
                           calls(("add", {"a": 1, "b": 1})), calls(("lookup", {"key": "x"})))
-    Lookup.gate.set()
-    try:
-        result = await run(model, max_steps=4)
-    finally:
-        Lookup.gate = None
+    result = await run(model, max_steps=4)
     ids = [c["id"] for m in result.messages if m["role"] == "assistant" for c in m.get("tool_calls") or ()]
     assert len(ids) == 4 and len(set(ids)) == 4
     assert_every_call_answered(result.messages)
@@ -192,12 +194,8 @@ async def test_token_budget_stops_the_run_and_answers_every_open_call() -> None:
 
 
 async def test_timeout_stops_the_run_and_closes_open_calls() -> None:
-    Lookup.gate = asyncio.Event()  # the tool never finishes
     model = ScriptedModel(calls(("lookup", {"key": "x"})))
-    try:
-        result = await run(model, timeout_ms=50)
-    finally:
-        Lookup.gate = None
+    result = await run(model, toolbox(lookup=Lookup(gated=True)), timeout_ms=50)  # the tool never finishes
     assert result.stop_reason == "timeout" and "ran out of time" in result.text
     assert tool_results(result.messages) == ["not run: the run stopped (timeout)"]
 
@@ -250,17 +248,13 @@ async def test_conversation_continues_from_earlier_messages() -> None:
 
 
 async def test_cancellation_propagates_promptly() -> None:
-    Lookup.gate = asyncio.Event()
-    model = ScriptedModel(calls(("lookup", {"key": "x"})))
-    task = asyncio.ensure_future(run(model))
-    await model.started.wait()
-    for _ in range(10):
-        await asyncio.sleep(0)
+    lookup = Lookup(gated=True)
+    task = asyncio.ensure_future(run(ScriptedModel(calls(("lookup", {"key": "x"}))), toolbox(lookup=lookup)))
+    await within(lookup.all_started.wait())
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
-    Lookup.gate = None
-    assert Lookup.running == 0
+        await within(task)
+    assert lookup.running == 0
 
 
 async def test_transcript_sent_stays_within_budget() -> None:
