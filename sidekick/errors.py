@@ -122,10 +122,10 @@ def to_rpc_error(exc: BaseException) -> RpcError:
     return InternalError(data={"type": type(exc).__name__})
 
 
-def describe_validation_error(exc: Any) -> str:
-    """A one-line, human-readable summary of a pydantic ValidationError."""
+def describe_validation_error(exc: Any, root: str = "params") -> str:
+    """A one-line, human-readable summary of a pydantic ValidationError; `root` names the whole value."""
     parts = []
     for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err.get("loc", ())) or "params"
+        where = ".".join(str(p) for p in err.get("loc", ())) or root
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or str(exc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from sidekick.agent.chat import ModelTurn, ResolvedModelSettings, ToolCall
@@ -16,6 +17,7 @@ from sidekick.errors import ModelError
 
 MAX_CLIENTS = 16
 _clients: dict[tuple[Any, ...], Any] = {}
+log = logging.getLogger("sidekick.model")
 
 
 def _client(settings: ResolvedModelSettings) -> Any:
@@ -122,42 +124,65 @@ class OpenAIChatModel:
         except Exception as exc:  # includes transport errors raised while iterating a broken stream
             raise map_openai_error(exc, self.settings) from None
 
+    def _bad_response(self, what: str, retryable: bool = False) -> ModelError:
+        return ModelError(f"The model endpoint {self.settings.base_url} {what}", kind="bad_response",
+                          retryable=retryable)
+
     def _turn(self, response: Any) -> ModelTurn:
-        choices = getattr(response, "choices", None)
-        if not choices:
-            raise ModelError(f"The model endpoint {self.settings.base_url} answered with no choices",
-                             kind="bad_response")
-        message = choices[0].message
-        calls = [ToolCall(id=c.id or "", name=c.function.name or "", arguments=c.function.arguments)
-                 for c in message.tool_calls or [] if getattr(c, "function", None)]
-        return ModelTurn(content=message.content, tool_calls=calls, usage=_usage(response.usage),
-                         finish_reason=choices[0].finish_reason)
+        # The client does not validate responses: a 200 of the wrong shape must be a clear error here,
+        # not an AttributeError deep in the loop.
+        try:
+            choices = response.choices
+            if not isinstance(choices, list) or not choices:
+                raise self._bad_response("answered with no choices")
+            message = choices[0].message
+            content = message.content
+            calls = [ToolCall(id=c.id or "", name=c.function.name or "", arguments=c.function.arguments)
+                     for c in message.tool_calls or [] if getattr(c, "function", None)]
+            turn = ModelTurn(content=content, tool_calls=calls, usage=_usage(response.usage),
+                             finish_reason=choices[0].finish_reason)
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            log.debug("malformed completion: %r", exc)
+            raise self._bad_response("sent a completion that is not a chat completion (wrong shape)") from None
+        return self._validated(turn)
 
     async def _collect_stream(self, stream: Any) -> ModelTurn:
         content: list[str] = []
         calls: dict[int, dict[str, Any]] = {}
         usage = finish = None
         seen_choice = False
-        async for chunk in stream:
-            usage = _usage(getattr(chunk, "usage", None)) or usage
-            for choice in chunk.choices or []:
-                seen_choice = True
-                finish = choice.finish_reason or finish
-                delta = choice.delta
-                if delta is None:
-                    continue
-                if delta.content:
-                    content.append(delta.content)
-                for part in delta.tool_calls or []:
-                    call = calls.setdefault(part.index or 0, {"id": None, "name": "", "arguments": ""})
-                    call["id"] = part.id or call["id"]
-                    if part.function is not None:
-                        call["name"] += part.function.name or ""
-                        call["arguments"] += part.function.arguments or ""
+        try:
+            async for chunk in stream:
+                usage = _usage(getattr(chunk, "usage", None)) or usage
+                for choice in chunk.choices or []:
+                    seen_choice = True
+                    finish = choice.finish_reason or finish
+                    delta = choice.delta
+                    if delta is None:
+                        continue
+                    if delta.content:
+                        content.append(delta.content)
+                    for part in delta.tool_calls or []:
+                        call = calls.setdefault(part.index or 0, {"id": None, "name": "", "arguments": ""})
+                        call["id"] = part.id or call["id"]
+                        if part.function is not None:
+                            call["name"] += part.function.name or ""
+                            call["arguments"] += part.function.arguments or ""
+        except (AttributeError, TypeError, KeyError, IndexError) as exc:
+            log.debug("malformed stream chunk: %r", exc)
+            raise self._bad_response("streamed a chunk that is not a chat completion chunk (wrong shape)") from None
         if not seen_choice:
-            raise ModelError(f"The model endpoint {self.settings.base_url} streamed no choices",
-                             kind="bad_response")
+            raise self._bad_response("streamed no choices")
+        if finish is None:  # a stream cut short: its text and tool arguments are truncated
+            raise self._bad_response("ended its stream before the model finished", retryable=True)
         tool_calls = [ToolCall(id=c["id"] or "", name=c["name"], arguments=c["arguments"])
                       for _, c in sorted(calls.items())]
-        return ModelTurn(content="".join(content) or None, tool_calls=tool_calls, usage=usage,
-                         finish_reason=finish)
+        return self._validated(ModelTurn(content="".join(content) or None, tool_calls=tool_calls, usage=usage,
+                                         finish_reason=finish))
+
+    def _validated(self, turn: ModelTurn) -> ModelTurn:
+        if turn.content is not None and not isinstance(turn.content, str):
+            raise self._bad_response(f"sent content of type {type(turn.content).__name__}, not text")
+        if any(not isinstance(call.name, str) for call in turn.tool_calls):
+            raise self._bad_response("sent a tool call without a name")
+        return turn

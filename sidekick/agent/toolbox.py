@@ -33,7 +33,7 @@ def _host_text(answer: Any) -> tuple[str, bool]:
     try:
         result = HostCallToolResult.model_validate(answer)
     except ValidationError as exc:
-        return f"The host answered in an unexpected shape: {describe_validation_error(exc)}", True
+        return f"The host answered in an unexpected shape: {describe_validation_error(exc, root='result')}", True
     texts = [b["text"] for b in result.content if b.get("type") == "text" and isinstance(b.get("text"), str)]
     text = "\n".join(texts)
     if not text and result.structured_content is not None:
