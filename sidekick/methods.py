@@ -24,7 +24,7 @@ from sidekick.protocol import (
 )
 from sidekick.agent.wire import RunParams, RunResult, RunTaskArgs
 from sidekick.errors import InvalidParams
-from sidekick.session import Method, RequestContext
+from sidekick.dispatch import Method, RequestContext
 
 if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel, ResolvedModelSettings

@@ -1,9 +1,9 @@
 """One JSON-RPC conversation with the host, in both directions.
 
-Incoming requests are dispatched through jsonrpcserver. Cheap methods (plain `def`) are answered inline,
-without a task switch; `async def` methods run as tasks so a long run never blocks a ping. Requests the
-sidekick sends to the host (`host/callTool`) wait on futures keyed by our own ids. `notifications/cancelled`
-cancels the matching task and, as MCP specifies, no answer is sent for it.
+Incoming requests are dispatched through jsonrpcserver (`sidekick.dispatch`). Cheap methods (plain
+`def`) are answered inline, without a task switch; `async def` methods run as tasks so a long run never
+blocks a ping. Requests the sidekick sends to the host (`host/callTool`) wait on futures keyed by our own
+ids. `notifications/cancelled` cancels the matching task and, as MCP specifies, no answer is sent for it.
 
 The session knows nothing of MCP's methods or of stdio: it takes a `send` callable and a method table.
 """
@@ -11,27 +11,20 @@ The session knows nothing of MCP's methods or of stdio: it takes a `send` callab
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from jsonrpcserver import JsonRpcError, Success, async_dispatch_to_response, dispatch_to_response
-from jsonrpcserver.response import to_serializable_one
-from pydantic import BaseModel, ValidationError
-
+from sidekick.dispatch import Method, MethodTable, RequestContext
 from sidekick.errors import (
     ConnectionClosedError,
-    InvalidParams,
     InvalidRequest,
     LineTooLong,
     ParseError,
     RemoteError,
     RequestTimeoutError,
     ServerShuttingDown,
-    describe_validation_error,
     to_rpc_error,
 )
 
@@ -39,98 +32,6 @@ log = logging.getLogger("sidekick.session")
 
 Send = Callable[[Any], None]
 CANCELLED_NOTIFICATION = "notifications/cancelled"
-
-
-@dataclass(slots=True)
-class RequestContext:
-    """What a method handler knows about the request it serves."""
-
-    session: Session
-    id: Any
-    method: str
-    params: dict[str, Any]
-
-    @property
-    def progress_token(self) -> Any:
-        meta = self.params.get("_meta")
-        return meta.get("progressToken") if isinstance(meta, dict) else None
-
-    def progress(self, progress: float, message: str | None = None, total: float | None = None) -> None:
-        """Send `notifications/progress` when the request asked for it (MCP `_meta.progressToken`)."""
-        token = self.progress_token
-        if token is None:
-            return
-        params: dict[str, Any] = {"progressToken": token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        self.session.notify("notifications/progress", params)
-
-
-Handler = Callable[[RequestContext, Any], Any]
-
-
-@dataclass(slots=True)
-class Method:
-    """A method handler with its params model; `is_async` handlers run as tasks."""
-
-    name: str
-    handler: Handler
-    params_model: type[BaseModel] | None = None
-    is_async: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.is_async = inspect.iscoroutinefunction(self.handler)
-
-    def parse(self, params: dict[str, Any]) -> Any:
-        if self.params_model is None:
-            return params
-        try:
-            return self.params_model.model_validate(params)
-        except ValidationError as exc:
-            raise InvalidParams(f"Invalid params: {describe_validation_error(exc)}") from None
-
-
-def _as_result(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
-    return {} if value is None else value
-
-
-def _wire_error(exc: BaseException) -> JsonRpcError:
-    error = to_rpc_error(exc)
-    return JsonRpcError(error.code, error.message, error.data) if error.data is not None else \
-        JsonRpcError(error.code, error.message)
-
-
-def _with_signature(entry: Callable[..., Any]) -> Callable[..., Any]:
-    # jsonrpcserver binds every call against inspect.signature(); precomputing it halves a ping's cost.
-    entry.__signature__ = inspect.signature(entry)  # type: ignore[attr-defined]
-    return entry
-
-
-def _sync_entry(method: Method) -> Callable[..., Any]:
-    # ctx is positional-only so that a params member named "ctx" is just another param.
-    def entry(ctx: RequestContext, /, **params: Any) -> Any:
-        try:
-            return Success(_as_result(method.handler(ctx, method.parse(params))))
-        except Exception as exc:
-            raise _wire_error(exc) from None
-    return _with_signature(entry)
-
-
-def _async_entry(method: Method) -> Callable[..., Any]:
-    async def entry(ctx: RequestContext, /, **params: Any) -> Any:
-        try:
-            return Success(_as_result(await method.handler(ctx, method.parse(params))))
-        except Exception as exc:
-            raise _wire_error(exc) from None
-    return _with_signature(entry)
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -155,9 +56,7 @@ class Session:
 
     def __init__(self, send: Send, methods: dict[str, Method] | None = None) -> None:
         self._send = send
-        self.methods: dict[str, Method] = {}
-        self._sync_table: dict[str, Callable[..., Any]] = {}
-        self._async_table: dict[str, Callable[..., Any]] = {}
+        self.methods = MethodTable()
         self._inflight: dict[tuple[str, Any], asyncio.Task[Any]] = {}
         self._cancelled_by_peer: set[asyncio.Task[Any]] = set()
         self._shutting_down = False
@@ -170,11 +69,7 @@ class Session:
 
     # -- registration -------------------------------------------------------------------------
     def add_method(self, method: Method) -> None:
-        self.methods[method.name] = method
-        if method.is_async:
-            self._async_table[method.name] = _async_entry(method)
-        else:
-            self._sync_table[method.name] = _sync_entry(method)
+        self.methods.add(method)
 
     # -- incoming -----------------------------------------------------------------------------
     def receive_line(self, line: bytes) -> None:
@@ -262,7 +157,7 @@ class Session:
         ctx = RequestContext(self, None if is_notification else request_id, name, params)
         method = self.methods.get(name)
         if method is None or not method.is_async:  # jsonrpcserver answers unknown methods with -32601
-            return self._dispatch_sync(message, ctx)
+            return self.methods.dispatch_inline(message, ctx)
         if self._shutting_down:
             return None if is_notification else error_message(request_id, ServerShuttingDown().to_error())
         key = _id_key(request_id)
@@ -291,16 +186,9 @@ class Session:
                 else 'the "params" member must be a structured value'
         return None
 
-    def _dispatch_sync(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
-        response = dispatch_to_response(message, self._sync_table, context=ctx, deserializer=_identity,
-                                        validator=_identity, post_process=to_serializable_one)
-        return response  # type: ignore[return-value]
-
     async def _dispatch_async(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         try:
-            return await async_dispatch_to_response(message, self._async_table, context=ctx,
-                                                    deserializer=_identity, validator=_identity,
-                                                    post_process=to_serializable_one)
+            return await self.methods.dispatch(message, ctx)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task in self._cancelled_by_peer or ctx.id is None:

@@ -8,7 +8,8 @@ import pytest
 from pydantic import BaseModel
 
 from sidekick.errors import ConnectionClosedError, RemoteError, RequestTimeoutError
-from sidekick.session import Method, RequestContext, Session
+from sidekick.dispatch import Method, RequestContext
+from sidekick.session import Session
 
 
 class EchoParams(BaseModel):

@@ -8,7 +8,8 @@ from typing import Any
 
 from hypothesis import given, settings, strategies as st
 
-from sidekick.session import Method, RequestContext, Session
+from sidekick.dispatch import Method, RequestContext
+from sidekick.session import Session
 from sidekick.transport import LineFramer, encode_message
 
 json_values = st.recursive(

@@ -18,7 +18,8 @@ from typing import Any
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from sidekick.session import Method, RequestContext, Session
+from sidekick.dispatch import Method, RequestContext
+from sidekick.session import Session
 from sidekick.transport import LineFramer, encode_message
 
 MAX_LINE = 512
