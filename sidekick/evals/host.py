@@ -14,16 +14,12 @@ import asyncio
 import itertools
 from typing import Any
 
-from sidekick.client import SIDEKICK_COMMAND, SidekickClient, SidekickExitedError
-from sidekick.errors import InvalidParams, RemoteError
+from sidekick.client import SIDEKICK_COMMAND, SidekickClient
+from sidekick.errors import InvalidParams
 from sidekick.evals.suite import Environment
 
 CLOSE_GRACE_S = 5.0
 INIT_TIMEOUT_S = 30.0
-
-# The names the runner catches: the sidekick answered with an error, or went away mid-run.
-HostProtocolError = RemoteError
-SidekickExited = SidekickExitedError
 
 
 class SidekickChild:
@@ -64,9 +60,11 @@ class SidekickChild:
             self._runs.pop(request_id, None)
 
     async def _call_tool(self, name: str, arguments: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
-        environment = self._runs.get(meta.get("relatedRequestId"))
-        if environment is None and len(self._runs) == 1:
-            environment = next(iter(self._runs.values()))
+        related = meta.get("relatedRequestId")
+        if related is None:  # an untagged call is attributable only while a single run is in flight
+            environment = next(iter(self._runs.values())) if len(self._runs) == 1 else None
+        else:  # a tag we do not know (a run already finished or withdrawn) must not reach another run
+            environment = self._runs.get(related) if isinstance(related, (str, int)) else None
         if environment is None:
             raise InvalidParams("host/callTool: cannot tell which run this call belongs to")
         result = environment.call(name, arguments)
@@ -91,14 +89,17 @@ class HostPool:
         """One child if it tags its host calls, else one per concurrent run."""
         first = await SidekickChild.start(command)
         children = [first]
-        if not first.tags_host_calls and concurrency > 1:
-            started = await asyncio.gather(*(SidekickChild.start(command) for _ in range(concurrency - 1)),
-                                           return_exceptions=True)
-            children += [c for c in started if isinstance(c, SidekickChild)]
-            failures = [e for e in started if isinstance(e, BaseException)]
-            if failures:
-                await asyncio.gather(*(child.close() for child in children))
-                raise failures[0]
+        try:
+            if not first.tags_host_calls and concurrency > 1:
+                started = await asyncio.gather(*(SidekickChild.start(command) for _ in range(concurrency - 1)),
+                                               return_exceptions=True)
+                children += [c for c in started if isinstance(c, SidekickChild)]
+                failures = [e for e in started if isinstance(e, BaseException)]
+                if failures:
+                    raise failures[0]
+        except BaseException:  # including cancellation: no child may outlive a pool that never started
+            await asyncio.gather(*(child.close() for child in children))
+            raise
         return cls(children, concurrency)
 
     async def run(self, params: dict[str, Any], environment: Environment) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-LABELS = {"sidekick": "sidekick", "upfront": "upfront"}
-
 
 class ProgressBar:
     """Call with (mode, passed) after each run; `close()` ends the line."""
@@ -22,7 +20,7 @@ class ProgressBar:
 
     def line(self) -> str:
         filled = int(self.width * self.done / max(1, self.total))
-        modes = "  ".join(f"{LABELS.get(m, m)} {p}/{n} passed" for m, (p, n) in self.counts.items())
+        modes = "  ".join(f"{m} {p}/{n} passed" for m, (p, n) in self.counts.items())
         return f"eval [{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}  {modes}"
 
     def __call__(self, mode: str, passed: bool) -> None:

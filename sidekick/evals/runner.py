@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from sidekick.client import SidekickExitedError
+from sidekick.errors import RemoteError
 from sidekick.evals.suite import Suite, Task, gold_hash, pass_hat_k, score
 
 SIDEKICK, UPFRONT = "sidekick", "upfront"
@@ -65,8 +67,6 @@ def _assistant_text(messages: list[dict[str, Any]]) -> str:
 
 
 async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfig) -> dict[str, Any]:
-    from sidekick.evals.host import HostProtocolError, SidekickExited
-
     environment = suite.new_environment(task)
     model: dict[str, Any] = {"baseUrl": config.base_url, "model": config.model, "apiKey": config.api_key}
     if config.temperature is not None:
@@ -76,7 +76,7 @@ async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfi
               "timeoutMs": int(config.timeout_s * 1000)}
     try:
         result = await pool.run(params, environment)
-    except (HostProtocolError, SidekickExited) as exc:
+    except (RemoteError, SidekickExitedError) as exc:
         raise EvalAborted(f"sidekick/run failed: {exc}") from None
     error = result.get("error") or None
     if error and error.get("kind") in FATAL_KINDS:
@@ -111,9 +111,11 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
     golds = {t.id: gold_hash(suite, t) for t in tasks}
     runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in config.modes}
     started = time.perf_counter()
-    pool = await HostPool.start(config.concurrency, config.sidekick_command)
-    baseline = UpfrontBaseline(config.base_url, config.api_key, config.model, config.temperature,
-                               config.timeout_s) if UPFRONT in config.modes else None
+    try:
+        pool = await HostPool.start(config.concurrency, config.sidekick_command)
+    except (RemoteError, SidekickExitedError, asyncio.TimeoutError) as exc:
+        raise EvalAborted(f"the sidekick did not start: {str(exc) or 'no answer to initialize'}") from None
+    baseline: UpfrontBaseline | None = None
     limit = asyncio.Semaphore(config.concurrency)
 
     async def one(mode: str, task: Task, trial: int) -> None:
@@ -132,6 +134,9 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
             progress(mode, verdict["reward"] == 1.0)
 
     try:
+        if UPFRONT in config.modes:
+            baseline = UpfrontBaseline(config.base_url, config.api_key, config.model, config.temperature,
+                                       config.timeout_s)
         for trial in range(config.trials):
             jobs = [asyncio.create_task(one(mode, task, trial)) for task in tasks for mode in config.modes]
             try:
@@ -145,8 +150,9 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
         await pool.close()
         if baseline is not None:
             await baseline.close()
+    order = {t.id: i for i, t in enumerate(tasks)}
     for records in runs.values():
-        records.sort(key=lambda r: ([t.id for t in tasks].index(r["task"]), r["trial"]))
+        records.sort(key=lambda r: (order[r["task"]], r["trial"]))
     return {"tasks": tasks, "runs": runs, "durationS": round(time.perf_counter() - started, 2)}
 
 

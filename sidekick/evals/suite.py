@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,14 +98,29 @@ def gold_hash(suite: Suite, task: Task) -> str:
     return state_hash(env.state())
 
 
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
 def _normalise(text: str) -> str:
     return text.lower().replace(",", "")
 
 
+def _said(output: str, said: str) -> bool:
+    wanted = _normalise(output)
+    number = NUMBER.fullmatch(wanted)
+    if number is None:
+        return wanted in said
+    # Stricter than tau-bench's plain substring: "5" must not pass inside "15" or "2.5", while "94" still
+    # matches "94.00" and "32.4" matches "32.40".
+    zeros = r"0*" if number.group(1) else r"(?:\.0+)?"
+    return re.search(rf"(?<![\d.]){re.escape(wanted)}{zeros}(?!\.?\d)", said) is not None
+
+
 def missing_outputs(task: Task, answer: str) -> list[str]:
-    """Required strings absent from the answer (case-insensitive, thousands separators ignored)."""
+    """Required strings absent from the answer (case-insensitive, thousands separators ignored; a number
+    counts only as a whole number, not as part of a longer one)."""
     said = _normalise(answer)
-    return [out for out in task.outputs if _normalise(out) not in said]
+    return [out for out in task.outputs if not _said(out, said)]
 
 
 def score(task: Task, gold: str, final_state: Any, answer: str, tool_calls: int) -> dict[str, Any]:

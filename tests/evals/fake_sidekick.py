@@ -1,14 +1,15 @@
 """A stand-in `sidekick --stdio` for the host tests: it starts N runs, then asks the host for one tool per
 run (in reverse order, so answers interleave), and answers each run with what its tool returned.
 
-Usage: fake_sidekick.py [--tag] [--runs N]. With --tag it advertises `hostToolMeta` and puts
-`_meta.relatedRequestId` in every host/callTool.
+Usage: fake_sidekick.py [--tag] [--stale] [--runs N]. With --tag it advertises `hostToolMeta` and puts
+`_meta.relatedRequestId` in every host/callTool; with --stale that id names no run of this host.
 """
 
 import json
 import sys
 
 TAG = "--tag" in sys.argv
+STALE = "--stale" in sys.argv
 RUNS = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 1
 
 
@@ -34,7 +35,7 @@ for line in sys.stdin:
                 host_calls[call_id] = run
                 params = {"name": "lookup", "arguments": {"key": run["params"]["task"]}}
                 if TAG:
-                    params["_meta"] = {"relatedRequestId": run["id"]}
+                    params["_meta"] = {"relatedRequestId": "finished-run" if STALE else run["id"]}
                 send({"jsonrpc": "2.0", "id": call_id, "method": "host/callTool", "params": params})
             pending_runs = []
     elif method is None and message.get("id") in host_calls:

@@ -52,6 +52,16 @@ async def test_untagged_calls_with_two_runs_in_flight_are_refused_not_misrouted(
     assert first.calls == second.calls == []
 
 
+async def test_a_call_tagged_with_an_unknown_run_is_refused_even_with_one_run_in_flight() -> None:
+    child = await SidekickChild.start([*FAKE, "--tag", "--stale", "--runs", "1"])
+    try:
+        only = LabelledEnvironment("A")
+        result = await asyncio.wait_for(child.run({"task": "k1"}, only), DEADLINE_S)
+    finally:
+        await child.close()
+    assert "cannot tell which run" in result["text"] and only.calls == []
+
+
 async def test_untagged_sidekick_gets_one_process_per_concurrent_run() -> None:
     pool = await HostPool.start(3, [*FAKE, "--runs", "1"])
     try:
@@ -68,5 +78,5 @@ async def test_untagged_sidekick_gets_one_process_per_concurrent_run() -> None:
 async def test_the_real_sidekick_initializes_and_closes_cleanly() -> None:
     pool = await HostPool.start(2)
     await pool.close()
-    assert len(pool.children) == (1 if pool.children[0].tags_host_calls else 2)
+    assert pool.children[0].tags_host_calls and len(pool.children) == 1
     assert all(child.proc.returncode == 0 for child in pool.children)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import pytest
 
 from sidekick.evals import suite as suite_module
 from sidekick.evals.baseline import UPFRONT_NOTE
-from sidekick.evals.runner import EvalConfig, run_eval, summarise
+from sidekick.evals.runner import EvalAborted, EvalConfig, run_eval, summarise
 from sidekick.evals.scripted import expected_failures, model_script
 from sidekick.evals.shop import ShopSuite
 from sidekick.evals.suite import Suite, load_suite
@@ -90,3 +91,10 @@ async def test_a_plugged_in_suite_runs_without_runner_changes(monkeypatch: pytes
     assert failed(result, "sidekick") == set()
     assert failed(result, "upfront") == {"read-pears", "add-apple"}
     assert [r["toolCalls"] for r in result["runs"]["sidekick"]] == [1, 2]
+
+
+async def test_a_sidekick_that_does_not_start_aborts_the_eval_with_its_stderr() -> None:
+    crash = [sys.executable, "-c", "import sys; sys.stderr.write('no module named x\\n'); sys.exit(3)"]
+    config = EvalConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key="k", sidekick_command=crash)
+    with pytest.raises(EvalAborted, match=r"(?s)did not start: the sidekick exited \(code 3\).*no module named x"):
+        await run_eval(SHOP, config)

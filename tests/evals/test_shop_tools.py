@@ -30,6 +30,12 @@ def test_place_order_charges_credit_takes_stock_and_numbers_orders() -> None:
     assert again.is_error and "out of stock" in again.text
 
 
+def test_a_null_optional_argument_counts_as_absent() -> None:
+    result = ShopEnvironment().call("place_order", {"user_id": "u_mira", "promo_code": None,
+                                                    "items": [{"product_id": "p_socks", "quantity": 1}]})
+    assert not result.is_error and json.loads(result.text)["promo_code"] is None
+
+
 def test_refusals_explain_themselves_and_change_nothing() -> None:
     env = ShopEnvironment()
     before = json.dumps(env.db, sort_keys=True)

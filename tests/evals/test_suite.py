@@ -9,7 +9,7 @@ import pytest
 
 from sidekick.evals import suite as suite_module
 from sidekick.evals.shop import ShopSuite
-from sidekick.evals.suite import Task, gold_hash, load_suite, pass_hat_k, score, state_hash
+from sidekick.evals.suite import Task, gold_hash, load_suite, missing_outputs, pass_hat_k, score, state_hash
 
 SHOP = ShopSuite()
 TASKS = SHOP.tasks()
@@ -69,6 +69,13 @@ def test_score_needs_the_gold_state_the_strings_and_no_forbidden_tools() -> None
     quiet = Task("q", "no_tool", "hi", forbid_tools=True)
     assert score(quiet, gold, {"x": 1}, "hello", 0)["reward"] == 1.0
     assert score(quiet, gold, {"x": 1}, "hello", 1)["toolsForbiddenButUsed"]
+
+
+def test_a_required_number_matches_only_as_a_whole_number() -> None:
+    task = Task("t", "parallel", "x", outputs=("5", "94", "32.4"))
+    assert missing_outputs(task, "5 poles; credit $94.00; you paid $32.40.") == []
+    assert missing_outputs(task, "15 poles; credit 1,940; you paid 32.45") == ["5", "94", "32.4"]
+    assert missing_outputs(task, "2.5 poles; 94.5; 132.4") == ["5", "94", "32.4"]
 
 
 def test_pass_hat_k_is_tau_bench_s_estimator() -> None:

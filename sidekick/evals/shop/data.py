@@ -13,7 +13,7 @@ Policy:
 (u_...) given in the request identifies the customer too.
 - Orders are paid from the customer's store credit. Refunds go back to store credit.
 - Only pending orders can be cancelled, have their shipping address changed or item quantities changed.
-- Only delivered orders can be returned, within 30 days of delivery.
+- Only delivered orders can be returned, within 30 days of delivery (the return_order tool enforces the window).
 - A promo code gives its percentage off the order total; an inactive code cannot be used.
 - The customer's request is their confirmation: do not ask them to confirm, carry it out.
 - When the request only asks for information, change nothing.

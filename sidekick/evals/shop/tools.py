@@ -39,6 +39,8 @@ class ShopTool:
                 part for part in (f"missing {', '.join(missing)}" if missing else "",
                                   f"unexpected {', '.join(unknown)}" if unknown else "") if part))
         for key, value in arguments.items():
+            if value is None and key not in self.required:  # models often send null for an unused option
+                continue
             expected = TYPES.get(self.properties[key].get("type"))
             if expected and not (isinstance(value, expected) and not isinstance(value, bool)):
                 kind = self.properties[key]["type"]
