@@ -42,42 +42,24 @@ class UpfrontBaseline:
 
     def __init__(self, base_url: str, api_key: str, model: str, temperature: float | None = None,
                  timeout_s: float = 120.0) -> None:
-        from openai import AsyncOpenAI
-
         from sidekick.agent.chat import ResolvedModelSettings
+        from sidekick.agent.openai_model import OpenAIChatModel
 
         self.settings = ResolvedModelSettings(base_url=base_url, model=model, api_key=api_key,
                                               temperature=temperature, request_timeout_s=timeout_s)
-        self.client = AsyncOpenAI(base_url=base_url, api_key=api_key, max_retries=2, timeout=timeout_s)
+        self.model = OpenAIChatModel(self.settings)  # the loop's own adapter: same requests, errors, parsing
         self._registry: Any = None
 
     async def close(self) -> None:
-        await self.client.close()
+        """Nothing to release: the adapter shares the loop's pooled clients."""
 
     async def _complete(self, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
                         usage: dict[str, int]) -> tuple[str | None, list[tuple[str, Any]]]:
-        from sidekick.agent.openai_model import map_openai_error
-
-        request: dict[str, Any] = {"model": self.settings.model, "messages": messages}
-        if specs:
-            request["tools"] = [{"type": "function", "function": {
-                "name": s["name"], "description": s.get("description", ""), "parameters": s["inputSchema"]}}
-                for s in specs]
-        if self.settings.temperature is not None:
-            request["temperature"] = self.settings.temperature
-        try:
-            response = await self.client.chat.completions.create(**request)
-        except Exception as exc:
-            raise map_openai_error(exc, self.settings) from None
-        if response.usage is not None:
-            for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
-                usage[key] = usage.get(key, 0) + (getattr(response.usage, key, 0) or 0)
-        if not response.choices:
-            return None, []
-        message = response.choices[0].message
-        calls = [(c.function.name, c.function.arguments) for c in message.tool_calls or []
-                 if getattr(c, "function", None)]
-        return message.content, calls
+        turn = await self.model.complete(messages, specs, None)
+        if turn.usage is not None:
+            for key, value in turn.usage.model_dump().items():
+                usage[key] = usage.get(key, 0) + value
+        return turn.content, [(call.name, call.arguments) for call in turn.tool_calls]
 
     async def trial(self, suite: Suite, task: Task, environment: Environment) -> UpfrontOutcome:
         from sidekick.agent.loop import parse_arguments
