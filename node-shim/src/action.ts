@@ -120,13 +120,15 @@ export const pythonAnalyzeAction: Action = {
         onProgress: (p) => log.info(`sidekick: step ${p.progress}${p.total ? `/${p.total}` : ""}: ${p.message ?? ""}`),
       });
       await saveHistory(runtime, message.roomId, history, result);
-      const text = result.text || (result.error ? `The Python specialist stopped: ${result.error}` : "The Python specialist returned no answer.");
+      // The run's error is an object {code, message, kind}; ActionResult.error wants a string.
+      const reason = result.error?.message ?? `stopped: ${result.stopReason}`;
+      const text = result.text || (result.error ? `The Python specialist stopped: ${reason}` : "The Python specialist returned no answer.");
       await say(text);
       const success = result.stopReason === "done" || (result.stopReason !== "error" && Boolean(result.text));
       return {
         success,
         text,
-        ...(success ? {} : { error: result.error ?? `stopped: ${result.stopReason}` }),
+        ...(success ? {} : { error: reason }),
         data: {
           pythonUsed: true,
           toolsUsed: result.toolsUsed,

@@ -10,7 +10,8 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { PythonNotFoundError, SidekickUnavailableError } from "./errors.js";
-import type { LoggerLike } from "./log.js";
+import { clip, type LoggerLike } from "./log.js";
+import { childEnv } from "./process.js";
 
 const PACKAGE_ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MIN_PYTHON: [number, number] = [3, 10];
@@ -52,6 +53,9 @@ function probe(command: string): Promise<PythonInfo | string> {
       }
       const [version = "", executable = ""] = stdout.trim().split(/\r?\n/);
       const parts = version.split(".").map(Number) as [number, number, number];
+      if (parts.length !== 3 || !parts.every(Number.isInteger)) {
+        return resolve(`${command}: could not read its version from ${JSON.stringify(clip(version, 80))}`);
+      }
       if (parts[0]! < MIN_PYTHON[0] || (parts[0] === MIN_PYTHON[0] && parts[1]! < MIN_PYTHON[1])) {
         return resolve(`${command}: Python ${version} is too old`);
       }
@@ -81,10 +85,16 @@ function venvPython(venv: string): string {
   return process.platform === "win32" ? join(venv, "Scripts", "python.exe") : join(venv, "bin", "python");
 }
 
-/** Runs a command, sending its output lines to the logger at debug level. */
-function run(command: string, args: string[], logger: LoggerLike, timeoutMs: number): Promise<void> {
+/**
+ * Runs a command, sending its output lines to the logger at debug level. Like the sidekick, venv and
+ * pip get the allow-list (plus pip's own PIP_* settings), not the agent's secrets: building a
+ * dependency from an sdist runs third-party code.
+ */
+function run(command: string, args: string[], logger: LoggerLike, timeoutMs: number, extraNames: string[] = []): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], windowsHide: true, env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: "1", PYTHONUNBUFFERED: "1" } });
+    const pipNames = Object.keys(process.env).filter((name) => name.startsWith("PIP_"));
+    const env = childEnv({ PIP_DISABLE_PIP_VERSION_CHECK: "1" }, [...pipNames, ...extraNames]);
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], windowsHide: true, env });
     const tail: string[] = [];
     for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
@@ -155,6 +165,8 @@ export interface BootstrapOptions {
   logger: LoggerLike;
   /** Time limit of the pip install (default 10 minutes). */
   installTimeoutMs?: number;
+  /** Extra environment variable names passed to venv and pip (SIDEKICK_ENV_PASSTHROUGH). */
+  envPassthrough?: string[];
 }
 
 /**
@@ -175,7 +187,9 @@ export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
   const venv = join(root, `venv-${PACKAGE_VERSION}-py${python.version[0]}.${python.version[1]}`);
   const marker = join(venv, ".sidekick-installed");
   const wheelName = wheel.split(/[\\/]/).pop()!;
-  const isInstalled = async () => (await readFile(marker, "utf8").catch(() => "")).trim() === wheelName;
+  // A venv whose base interpreter went away (an upgrade, a removed pyenv version) has a dangling python.
+  const isInstalled = async () =>
+    (await readFile(marker, "utf8").catch(() => "")).trim() === wheelName && existsSync(venvPython(venv));
   if (await isInstalled()) return venvPython(venv);
 
   await mkdir(root, { recursive: true });
@@ -185,9 +199,9 @@ export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
     logger.info(`sidekick: first start, installing the Python sidekick into ${venv} (Python ${python.version.join(".")}); this takes a minute`);
     await rm(venv, { recursive: true, force: true });
     try {
-      await run(python.command, ["-m", "venv", venv], logger, 120_000);
+      await run(python.command, ["-m", "venv", venv], logger, 120_000, opts.envPassthrough);
       logger.info("sidekick: venv created, installing eliza-sidekick and its dependencies with pip");
-      await run(venvPython(venv), ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", wheel], logger, opts.installTimeoutMs ?? 600_000);
+      await run(venvPython(venv), ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", wheel], logger, opts.installTimeoutMs ?? 600_000, opts.envPassthrough);
     } catch (error) {
       await rm(venv, { recursive: true, force: true });
       throw new SidekickUnavailableError(

@@ -36,7 +36,8 @@ export class SidekickExitedError extends SidekickError {
   readonly signal: NodeJS.Signals | null;
 
   constructor(exitCode: number | null, signal: NodeJS.Signals | null, detail?: string) {
-    const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
+    // Neither code nor signal: the process never started (ENOENT, EACCES).
+    const how = signal ? `was killed by ${signal}` : exitCode === null ? "failed to start" : `exited with code ${exitCode}`;
     super(`Python sidekick ${how}${detail ? `: ${detail}` : ""}`);
     this.exitCode = exitCode;
     this.signal = signal;

@@ -20,7 +20,7 @@ export default pythonSidekickPlugin;
 export { pythonAnalyzeAction, ANALYZE_INTENT, buildContext } from "./action.js";
 export { pythonSidekickStatusProvider } from "./provider.js";
 export { PythonSidekickService, PROTOCOL_VERSION } from "./service.js";
-export type { ExecuteTaskOptions, RunResult, RunStep, RunProgress, ToolCallResult, SidekickStatus, ServiceOptions } from "./service.js";
+export type { ExecuteTaskOptions, RunResult, RunError, RunStep, RunProgress, ToolCallResult, SidekickStatus, ServiceOptions } from "./service.js";
 export { hostActionTools, actionInputSchema, type HostTool, type HostToolResult } from "./host-tools.js";
 export { JsonRpcConnection } from "./rpc.js";
 export { SidekickProcess, childEnv, ENV_ALLOW_LIST, type SpawnSpec, type ExitInfo } from "./process.js";

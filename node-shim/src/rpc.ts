@@ -13,7 +13,7 @@ import {
 import { clip, silentLogger, type LoggerLike } from "./log.js";
 
 export type JsonObject = Record<string, unknown>;
-type Id = string | number;
+export type Id = string | number;
 
 /** Handles a request the peer sends; its result is the answer, an RpcError becomes an error answer. */
 export type RequestHandler = (params: any, ctx: { signal: AbortSignal; id: Id }) => Promise<unknown>;
@@ -23,6 +23,8 @@ export interface RequestOptions {
   /** Time limit in ms; 0 or undefined = the connection's default. */
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Called with the request's id just before it is sent, to match the peer's requests that name it (`_meta.relatedRequestId`). */
+  onId?: (id: Id) => void;
 }
 
 interface Pending {
@@ -102,6 +104,7 @@ export class JsonRpcConnection {
       entry.timer = setTimeout(() => this.abandon(id, new RequestTimeoutError(method, timeoutMs)), timeoutMs);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(id, entry);
+      opts.onId?.(id);
       this.send(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
     });
   }

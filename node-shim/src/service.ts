@@ -8,6 +8,7 @@ import { RpcError, SidekickUnavailableError } from "./errors.js";
 import { callHostTool, describeHostTool, hostActionTools, type HostTool, type HostToolResult, type JsonObject } from "./host-tools.js";
 import type { LoggerLike } from "./log.js";
 import { childEnv, type SidekickProcess, type SpawnSpec } from "./process.js";
+import type { Id } from "./rpc.js";
 import { readSettings, settingsEnv, type SidekickSettings } from "./settings.js";
 import { Supervisor, type BackoffPolicy, type SupervisorStatus } from "./supervisor.js";
 
@@ -18,9 +19,19 @@ export interface RunStep {
   tool: string;
   arguments: unknown;
   ok: boolean;
-  preview?: string;
+  preview: string;
   durationMs: number;
+  /** Where the tool lives: a built-in of the sidekick or a host tool. */
+  source?: "builtin" | "host" | "unknown";
   [key: string]: unknown;
+}
+
+/** Why a run stopped with stopReason "error". */
+export interface RunError {
+  code: number;
+  message: string;
+  /** For model endpoint errors (-32010): auth, rate_limit, timeout, connection, … */
+  kind?: string | null;
 }
 
 /** The result of `sidekick/run`. */
@@ -31,8 +42,11 @@ export interface RunResult {
   toolsUsed: string[];
   usage: { promptTokens: number; completionTokens: number; totalTokens: number };
   messages: unknown[];
+  /** Model calls the run made. */
+  modelTurns: number;
   durationMs: number;
-  error?: string;
+  /** Set when stopReason is "error". */
+  error?: RunError | null;
 }
 
 /** A progress notification of a run. */
@@ -90,15 +104,25 @@ export class PythonSidekickService extends Service {
   readonly settings: SidekickSettings;
   private readonly log: LoggerLike;
   private readonly supervisor: Supervisor;
-  private readonly activeTools = new Map<string, HostTool[]>();
+  /** Per process: the host tools of each sidekick/run in flight, by its request id. */
+  private readonly hostRuns = new WeakMap<SidekickProcess, Map<Id, HostTool[]>>();
   private readonly progressHandlers = new Map<string, (p: RunProgress) => void>();
   private progressCounter = 0;
   private command: string[] | undefined;
+  /** A setting that could not be read: the service fails at start with it (a constructor must not throw). */
+  private readonly settingsError: Error | null = null;
 
   constructor(runtime?: IAgentRuntime, options: ServiceOptions = PythonSidekickService.options) {
     super(runtime);
     this.log = (runtime?.logger as LoggerLike | undefined) ?? console;
-    this.settings = readSettings(runtime ?? null);
+    let settings: SidekickSettings;
+    try {
+      settings = readSettings(runtime ?? null);
+    } catch (error) {
+      this.settingsError = new SidekickUnavailableError(`Invalid setting: ${error instanceof Error ? error.message : String(error)}`);
+      settings = readSettings(null, {});
+    }
+    this.settings = settings;
     this.supervisor = new Supervisor({
       spec: options.spec ?? (() => this.resolveSpec()),
       handshake: (proc) => this.handshake(proc),
@@ -171,17 +195,21 @@ export class PythonSidekickService extends Service {
       ...(opts.tokenBudget ? { tokenBudget: opts.tokenBudget } : {}),
       ...(token ? { _meta: { progressToken: token } } : {}),
     };
-    for (const tool of hostTools) this.activeTools.set(tool.name, [...(this.activeTools.get(tool.name) ?? []), tool]);
     if (token && opts.onProgress) this.progressHandlers.set(token, opts.onProgress);
+    const runs = this.hostRuns.get(proc);
+    let runId: Id | undefined;
     try {
-      return await proc.connection.request<RunResult>("sidekick/run", params, { timeoutMs: timeoutMs + RUN_GRACE_MS, signal: opts.signal });
+      return await proc.connection.request<RunResult>("sidekick/run", params, {
+        timeoutMs: timeoutMs + RUN_GRACE_MS,
+        signal: opts.signal,
+        onId: (id) => {
+          runId = id;
+          if (hostTools.length) runs?.set(id, hostTools);
+        },
+      });
     } finally {
       if (token) this.progressHandlers.delete(token);
-      for (const tool of hostTools) {
-        const rest = (this.activeTools.get(tool.name) ?? []).filter((t) => t !== tool);
-        if (rest.length) this.activeTools.set(tool.name, rest);
-        else this.activeTools.delete(tool.name);
-      }
+      if (runId !== undefined) runs?.delete(runId);
     }
   }
 
@@ -199,11 +227,17 @@ export class PythonSidekickService extends Service {
   }
 
   private async resolveSpec(): Promise<SpawnSpec> {
+    if (this.settingsError) throw this.settingsError;
     if (!this.command) {
       if (this.settings.command?.length) {
         this.command = this.settings.command;
       } else {
-        const python = await ensureVenv({ python: this.settings.python, cacheDir: this.settings.cacheDir, logger: this.log });
+        const python = await ensureVenv({
+          python: this.settings.python,
+          cacheDir: this.settings.cacheDir,
+          envPassthrough: this.settings.envPassthrough,
+          logger: this.log,
+        });
         this.command = [python, "-m", "sidekick", "--stdio"];
       }
     }
@@ -223,10 +257,17 @@ export class PythonSidekickService extends Service {
   }
 
   private attach(proc: SidekickProcess): void {
-    proc.connection.onRequest("host/callTool", async (params: { name?: string; arguments?: JsonObject }, { signal }): Promise<HostToolResult> => {
-      const candidates = this.activeTools.get(String(params?.name));
-      const tool = candidates?.[candidates.length - 1];
-      if (!tool) throw new RpcError(-32602, `Unknown host tool: ${String(params?.name)}`);
+    const runs = new Map<Id, HostTool[]>();
+    this.hostRuns.set(proc, runs);
+    type CallParams = { name?: string; arguments?: JsonObject; _meta?: { relatedRequestId?: Id | null } };
+    proc.connection.onRequest("host/callTool", async (params: CallParams, { signal }): Promise<HostToolResult> => {
+      const name = String(params?.name);
+      const related = params?._meta?.relatedRequestId;
+      // Concurrent runs may offer the same action with different conversations: the call runs the
+      // tool of its own run. Without relatedRequestId (an older sidekick), the newest run's tool.
+      const offered = related !== undefined && related !== null ? (runs.get(related) ?? []) : [...runs.values()].reverse().flat();
+      const tool = offered.find((t) => t.name === name);
+      if (!tool) throw new RpcError(-32602, `Unknown host tool: ${name}${related !== undefined && related !== null ? ` (run ${JSON.stringify(related)})` : ""}`);
       return callHostTool(tool, params.arguments ?? {}, signal);
     });
     proc.connection.onNotification("notifications/progress", (params: { progressToken?: string } & RunProgress) => {

@@ -1,7 +1,8 @@
 // Bootstrap errors that need no network: missing or old Python, no bundled wheel. The full
 // zero-config install from the packed tarball is in pack.test.js.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -44,4 +45,52 @@ test("no bundled wheel: a clear error naming SIDEKICK_COMMAND", { skip: SKIP_PYT
 test("the cache directory is per user and the venv is keyed by the package version", () => {
   assert.match(defaultCacheDir({ XDG_CACHE_HOME: "/tmp/xdg" }), process.platform === "linux" ? /^\/tmp\/xdg\/plugin-python-sidekick$/ : /plugin-python-sidekick/);
   assert.match(PACKAGE_VERSION, /^\d+\.\d+\.\d+/);
+});
+
+test("a bad version answer from the interpreter is refused, not taken for a Python", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "sidekick-badpy-"));
+  try {
+    const fake = join(dir, "python");
+    await writeFile(fake, "#!/bin/sh\necho 'Python is not installed, see the store'\necho /x\n", { mode: 0o755 });
+    await assert.rejects(findPython(fake), (e) => e instanceof PythonNotFoundError && /could not read its version/.test(e.message));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("bootstrap: a failed install leaves no half-built venv; venv and pip get no secrets; concurrent starts install once; a dangling interpreter is rebuilt", { skip: process.platform === "win32" }, async () => {
+  const cache = await mkdtemp(join(tmpdir(), "sidekick-boot-"));
+  const python = fileURLToPath(new URL("./fixtures/fake-python.sh", import.meta.url));
+  const wheel = join(cache, "eliza_sidekick-0.0.0-py3-none-any.whl");
+  await writeFile(wheel, "");
+  const opts = { python, cacheDir: cache, wheel, logger: recordingLogger() };
+  const venv = join(cache, `venv-${PACKAGE_VERSION}-py3.11`);
+  const installs = () => (existsSync(join(cache, "installs.log")) ? readFileSync(join(cache, "installs.log"), "utf8").trim().split("\n").length : 0);
+  process.env.SIDEKICK_TEST_SECRET_TOKEN = "s3cr3t";
+  process.env.PIP_SIDEKICK_TEST = "pip-setting";
+  try {
+    await writeFile(join(cache, "fail-pip"), "");
+    await assert.rejects(ensureVenv(opts), (e) => e instanceof SidekickUnavailableError && /Installing the Python sidekick failed.*no matching distribution/s.test(e.message));
+    assert.equal(existsSync(venv), false, "the half-built venv was removed");
+    await rm(join(cache, "fail-pip"));
+
+    const [a, b] = await Promise.all([ensureVenv(opts), ensureVenv(opts)]);
+    assert.equal(a, join(venv, "bin", "python"));
+    assert.equal(b, a);
+    assert.equal(installs(), 1, "two concurrent starts installed once");
+    const pipEnv = readFileSync(join(venv, "pip-env.txt"), "utf8");
+    assert.match(pipEnv, /^PIP_SIDEKICK_TEST=pip-setting$/m);
+    assert.match(pipEnv, /^PATH=/m);
+    assert.doesNotMatch(pipEnv, /s3cr3t/);
+
+    assert.equal(await ensureVenv(opts), a);
+    assert.equal(installs(), 1, "a second start reuses the venv");
+    await rm(a);
+    assert.equal(await ensureVenv(opts), a);
+    assert.equal(installs(), 2, "a venv without its interpreter is rebuilt");
+  } finally {
+    delete process.env.SIDEKICK_TEST_SECRET_TOKEN;
+    delete process.env.PIP_SIDEKICK_TEST;
+    await rm(cache, { recursive: true, force: true });
+  }
 });

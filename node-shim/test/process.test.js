@@ -59,7 +59,7 @@ test("a command that does not exist fails with a clear error", async () => {
   const proc = new SidekickProcess({ command: "/nonexistent/sidekick", args: ["--stdio"], env: childEnv({}) }, recordingLogger());
   const info = await within(proc.exited, 5000, "exit");
   assert.ok(info.spawnError);
-  assert.match(info.error.message, /could not start '\/nonexistent\/sidekick'.*ENOENT/);
+  assert.match(info.error.message, /^Python sidekick failed to start: could not start '\/nonexistent\/sidekick'.*ENOENT/);
   await assert.rejects(proc.connection.request("ping"), SidekickExitedError);
 });
 

@@ -49,6 +49,16 @@ test("answers are matched to requests by id, in any order", async () => {
   assert.equal(conn.pendingCount, 0);
 });
 
+test("onId reports the id that goes on the wire, before the request is sent", async () => {
+  const { conn, nextSent, reply, sent } = pair();
+  let id;
+  const p = conn.request("sidekick/run", { task: "t" }, { onId: (x) => (id = x, assert.equal(sent.length, 0)) });
+  const m = await nextSent((x) => x.method === "sidekick/run");
+  assert.equal(m.id, id);
+  reply({ jsonrpc: "2.0", id, result: "ok" });
+  assert.equal(await p, "ok");
+});
+
 test("an error answer rejects with RpcError carrying code and data", async () => {
   const { conn, nextSent, reply } = pair();
   const p = conn.request("boom");

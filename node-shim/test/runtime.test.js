@@ -140,7 +140,11 @@ test("the model endpoint failing gives success: false with a readable error, nev
     return [];
   });
   assert.equal(result.success, false);
-  assert.ok(result.error);
+  // The run's error object {code, message, kind} becomes a readable string.
+  assert.equal(typeof result.error, "string");
+  assert.match(result.error, /model endpoint .* failed with HTTP 500/);
+  assert.doesNotMatch(result.text, /\[object Object\]/);
+  assert.equal(result.data.stopReason, "error");
   assert.equal(said.length, 2);
   assert.equal(result.text, said[1]);
 });
@@ -152,6 +156,18 @@ test("runtime.stop() stops the sidekick and leaves no process behind", { skip: S
   assert.equal(alive(pid), false);
   assert.equal(service.getStatus().state, "stopped");
   runtime = null;
+});
+
+test("a bad setting: the agent keeps running without the action, and the provider names the setting", async () => {
+  const agent = await createAgent(pythonSidekickPlugin, { SIDEKICK_MAX_STEPS: "many" });
+  try {
+    const svc = await within(agent.getServiceLoadPromise("python_sidekick"), 30_000, "service start");
+    assert.equal(svc.getStatus().state, "failed");
+    const provider = await pythonSidekickStatusProvider.get(agent, userMessage(agent, "x"), { values: {}, data: {}, text: "" });
+    assert.match(provider.text, /Python specialist: failed.*SIDEKICK_MAX_STEPS must be a positive integer, got 'many'/);
+  } finally {
+    await agent.stop();
+  }
 });
 
 test("without Python the agent keeps running without the action, and says what to install", async () => {

@@ -111,6 +111,38 @@ test("sidekick/run: a host tool is called back on the host and its answer reache
   assert.ok(openai.requests.at(-2).tools.some((t) => t.function.name === "lookup_price"));
 });
 
+test("sidekick/run: concurrent runs offering the same host tool each get their own (relatedRequestId)", { skip: SKIP_PYTHON }, async () => {
+  // One step for every request, whatever the order the two runs reach the model in.
+  const step = (body) => {
+    const toolMsg = body.messages.find((m) => m.role === "tool");
+    return toolMsg ? { text: `Room says: ${toolMsg.content}` } : { toolCalls: [{ name: "WHERE_AM_I", arguments: {} }] };
+  };
+  openai.setScript([step, step, step, step]);
+  const roomTool = (room, calls) => ({
+    name: "WHERE_AM_I",
+    description: "Tells which conversation this is",
+    inputSchema: { type: "object", properties: {} },
+    call: async (_args, { signal }) => {
+      calls.push(signal instanceof AbortSignal);
+      return `room ${room}`;
+    },
+  });
+  const callsA = [];
+  const callsB = [];
+  const [a, b] = await within(
+    Promise.all([
+      service.executeTask({ task: "where am I? (A)", hostTools: [roomTool("A", callsA)] }),
+      service.executeTask({ task: "where am I? (B)", hostTools: [roomTool("B", callsB)] }),
+    ]),
+    20_000,
+    "two runs",
+  );
+  assert.equal(a.text, "Room says: room A");
+  assert.equal(b.text, "Room says: room B");
+  assert.deepEqual([callsA, callsB], [[true], [true]]);
+  assert.ok(a.steps.every((s) => s.source === "host") && typeof a.modelTurns === "number");
+});
+
 test("sidekick/run: aborting sends notifications/cancelled; the promise rejects; the sidekick stays usable", { skip: SKIP_PYTHON }, async () => {
   openai.setScript([{ delayMs: 30_000, text: "too late" }, { text: "after the cancel" }]);
   const controller = new AbortController();
