@@ -79,9 +79,13 @@ PROGRESS: list[tuple[int, str]] = []
 
 
 async def run(model: ScriptedModel, box: Toolbox | None = None, **params: Any) -> Any:
+    """One run against the scripted model, which must have been asked for exactly its scripted steps."""
     PROGRESS.clear()
     loop = AgentLoop(model, box or toolbox(), progress=lambda n, m: PROGRESS.append((n, m)))
-    return await loop.run(RunParams(task=params.pop("task", "do it"), **params))
+    result = await loop.run(RunParams(task=params.pop("task", "do it"), **params))
+    model.assert_used_up()
+    assert not result.error or result.error.kind != "internal", result.error  # a scripted surprise, not a pass
+    return result
 
 
 def tool_results(messages: list[dict[str, Any]]) -> list[str]:
