@@ -25,7 +25,18 @@ export interface SidekickSettings {
   cacheDir?: string;
   /** SIDEKICK_ENV_PASSTHROUGH: extra environment variable names passed to the child. */
   envPassthrough: string[];
+  /** The Python side's own settings (search providers, log level, streaming, config file), as set. */
+  pythonSettings: Record<string, string>;
 }
+
+/** Settings only the Python side reads; the plugin forwards them to the child as they are. */
+export const PYTHON_SETTINGS = [
+  "SIDEKICK_SEARXNG_URL",
+  "SIDEKICK_DDG_URL",
+  "SIDEKICK_LOG_LEVEL",
+  "SIDEKICK_STREAM",
+  "SIDEKICK_CONFIG",
+] as const;
 
 export const DEFAULT_RUN_TIMEOUT_MS = 120_000;
 
@@ -42,6 +53,7 @@ export const SETTING_NAMES = [
   "SIDEKICK_HOST_ACTIONS",
   "SIDEKICK_CACHE_DIR",
   "SIDEKICK_ENV_PASSTHROUGH",
+  ...PYTHON_SETTINGS,
 ] as const;
 
 /** Splits a command line into argv, honouring single quotes, double quotes and backslashes. */
@@ -113,12 +125,19 @@ export function readSettings(runtime: SettingsSource | null, env: NodeJS.Process
     hostActions: list(get("SIDEKICK_HOST_ACTIONS")),
     cacheDir: get("SIDEKICK_CACHE_DIR"),
     envPassthrough: list(get("SIDEKICK_ENV_PASSTHROUGH")),
+    pythonSettings: Object.fromEntries(
+      PYTHON_SETTINGS.flatMap((key) => {
+        const value = get(key);
+        return value === undefined ? [] : [[key, value]];
+      }),
+    ),
   };
 }
 
 /** The sidekick's settings as the child's environment variables. */
 export function settingsEnv(s: SidekickSettings): Record<string, string | undefined> {
   return {
+    ...s.pythonSettings,
     SIDEKICK_BASE_URL: s.baseUrl,
     SIDEKICK_MODEL: s.model,
     SIDEKICK_API_KEY: s.apiKey,

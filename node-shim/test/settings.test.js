@@ -37,3 +37,23 @@ test("SIDEKICK_* settings win over OPENAI_*; bad numbers are refused clearly", (
   assert.equal(s.allowPrivateUrls, false);
   assert.throws(() => readSettings(null, { SIDEKICK_MAX_STEPS: "many" }), /SIDEKICK_MAX_STEPS must be a positive integer/);
 });
+
+test("the Python side's own settings are forwarded to the child as set, and nothing else", async () => {
+  const { settingsEnv } = await import("../dist/settings.js");
+  const s = readSettings(source({ SIDEKICK_SEARXNG_URL: "http://searx.local" }), {
+    SIDEKICK_LOG_LEVEL: "debug",
+    UNRELATED_SECRET: "x",
+  });
+  assert.deepEqual(s.pythonSettings, { SIDEKICK_SEARXNG_URL: "http://searx.local", SIDEKICK_LOG_LEVEL: "debug" });
+  const env = settingsEnv(s);
+  assert.equal(env.SIDEKICK_SEARXNG_URL, "http://searx.local");
+  assert.equal(env.SIDEKICK_LOG_LEVEL, "debug");
+  assert.equal(env.UNRELATED_SECRET, undefined);
+});
+
+test("package.json declares every setting the plugin reads", async () => {
+  const { SETTING_NAMES } = await import("../dist/settings.js");
+  const { readFile } = await import("node:fs/promises");
+  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8"));
+  assert.deepEqual(Object.keys(pkg.agentConfig.pluginParameters).sort(), [...SETTING_NAMES].sort());
+});
