@@ -7,9 +7,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import Ajv2020 from "ajv/dist/2020.js";
-import { JsonRpcConnection, PythonSidekickService, RequestCancelledError } from "../dist/index.js";
-import { startFakeOpenAI } from "./helpers/fake-openai.js";
-import { alive, PYTHON, recordingLogger, SKIP_PYTHON, within } from "./helpers/util.js";
+import { JsonRpcConnection, RequestCancelledError } from "../dist/index.js";
+import { startTestService, stopTestService } from "./helpers/service.js";
+import { SKIP_PYTHON, within } from "./helpers/util.js";
 
 const SCHEMA_DIR = fileURLToPath(new URL("../../schemas/", import.meta.url));
 const SRC_DIR = fileURLToPath(new URL("../src/", import.meta.url));
@@ -236,41 +236,21 @@ function assertResult(entry, what = `${entry.msg.method} result (${who(other(ent
   return answer.msg.result;
 }
 
-function fakeRuntime(settings, logger) {
-  return { getSetting: (k) => settings[k] ?? null, logger, actions: [], agentId: "00000000-0000-0000-0000-000000000002" };
-}
-
 let openai;
 let service;
-let logger;
+let started;
 
 before(async () => {
   if (SKIP_PYTHON) return;
   unpatch = tapWire();
-  openai = await startFakeOpenAI();
-  logger = recordingLogger();
-  service = new PythonSidekickService(
-    fakeRuntime(
-      {
-        SIDEKICK_COMMAND: `"${PYTHON}" -m sidekick --stdio`,
-        SIDEKICK_BASE_URL: openai.baseUrl,
-        SIDEKICK_MODEL: "test-model",
-        SIDEKICK_API_KEY: "sk-test",
-        SIDEKICK_MAX_STEPS: "6",
-      },
-      logger,
-    ),
-  );
-  await within(service.processSupervisor.start(), 30_000, "sidekick start");
+  started = await startTestService({ SIDEKICK_MAX_STEPS: "6" });
+  ({ service, openai } = started);
 });
 
 after(async () => {
   if (SKIP_PYTHON) return;
-  const pid = service.getStatus().pid;
-  await service.stop();
-  await openai.close();
+  await stopTestService(started);
   unpatch();
-  assert.equal(alive(pid), false);
 });
 
 test("wire: initialize params (the plugin's handshake) and result; notifications/initialized", { skip: SKIP_PYTHON }, () => {

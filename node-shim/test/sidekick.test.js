@@ -1,44 +1,24 @@
 // The service against the real Python sidekick and a scripted OpenAI-compatible server.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { PythonSidekickService, RequestCancelledError, RpcError } from "../dist/index.js";
-import { startFakeOpenAI } from "./helpers/fake-openai.js";
-import { alive, PYTHON, recordingLogger, SKIP_PYTHON, within } from "./helpers/util.js";
-
-/** A settings source standing in for the runtime (no agent here). */
-function fakeRuntime(settings, logger) {
-  return { getSetting: (k) => settings[k] ?? null, logger, actions: [], agentId: "00000000-0000-0000-0000-000000000001" };
-}
+import { RequestCancelledError, RpcError } from "../dist/index.js";
+import { startTestService, stopTestService } from "./helpers/service.js";
+import { SKIP_PYTHON, within } from "./helpers/util.js";
 
 let openai;
 let service;
 let logger;
+let started;
 
 before(async () => {
   if (SKIP_PYTHON) return;
-  openai = await startFakeOpenAI();
-  logger = recordingLogger();
-  service = new PythonSidekickService(
-    fakeRuntime(
-      {
-        SIDEKICK_COMMAND: `"${PYTHON}" -m sidekick --stdio`,
-        SIDEKICK_BASE_URL: openai.baseUrl,
-        SIDEKICK_MODEL: "test-model",
-        SIDEKICK_API_KEY: "sk-test",
-        SIDEKICK_ALLOW_PRIVATE_URLS: "1",
-      },
-      logger,
-    ),
-  );
-  await within(service.processSupervisor.start(), 30_000, "sidekick start");
+  started = await startTestService({ SIDEKICK_ALLOW_PRIVATE_URLS: "1" });
+  ({ service, openai, logger } = started);
 });
 
 after(async () => {
   if (SKIP_PYTHON) return;
-  const pid = service.getStatus().pid;
-  await service.stop();
-  await openai.close();
-  assert.equal(alive(pid), false);
+  await stopTestService(started);
 });
 
 test("initialize handshake reports the server; tools/list and tools/call work", { skip: SKIP_PYTHON }, async () => {
