@@ -92,12 +92,16 @@ function truthy(value: string | undefined): boolean {
   return value !== undefined && /^(1|true|yes|on)$/i.test(value.trim());
 }
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
+function positiveInt(name: string, value: string | undefined, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined || value.trim() === "") return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got '${value}'`);
+  if (n > max) throw new Error(`${name} must be at most ${max}, got '${value}'`);
   return n;
 }
+
+/** The sidekick's own bound on maxSteps (schemas/sidekick.run.json). */
+export const MAX_STEPS_LIMIT = 200;
 
 /**
  * Reads every setting. `runtime` may be null (environment only). Model settings fall back to the
@@ -119,7 +123,7 @@ export function readSettings(runtime: SettingsSource | null, env: NodeJS.Process
     baseUrl: get("SIDEKICK_BASE_URL") ?? get("OPENAI_BASE_URL"),
     model: get("SIDEKICK_MODEL") ?? get("OPENAI_LARGE_MODEL") ?? get("LARGE_MODEL") ?? get("OPENAI_MODEL"),
     apiKey: get("SIDEKICK_API_KEY") ?? get("OPENAI_API_KEY"),
-    maxSteps: positiveInt("SIDEKICK_MAX_STEPS", get("SIDEKICK_MAX_STEPS")),
+    maxSteps: positiveInt("SIDEKICK_MAX_STEPS", get("SIDEKICK_MAX_STEPS"), MAX_STEPS_LIMIT),
     timeoutMs: positiveInt("SIDEKICK_TIMEOUT_MS", get("SIDEKICK_TIMEOUT_MS")) ?? DEFAULT_RUN_TIMEOUT_MS,
     allowPrivateUrls: truthy(get("SIDEKICK_ALLOW_PRIVATE_URLS")),
     hostActions: list(get("SIDEKICK_HOST_ACTIONS")),

@@ -36,6 +36,7 @@ test("SIDEKICK_* settings win over OPENAI_*; bad numbers are refused clearly", (
   assert.equal(s.timeoutMs, 5000);
   assert.equal(s.allowPrivateUrls, false);
   assert.throws(() => readSettings(null, { SIDEKICK_MAX_STEPS: "many" }), /SIDEKICK_MAX_STEPS must be a positive integer/);
+  assert.throws(() => readSettings(null, { SIDEKICK_MAX_STEPS: "500" }), /SIDEKICK_MAX_STEPS must be at most 200/);
 });
 
 test("the Python side's own settings are forwarded to the child as set, and nothing else", async () => {
