@@ -15,7 +15,7 @@ from sidekick.agent.prompt import system_prompt
 from sidekick.agent.textcalls import parse_text_tool_calls
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fit_transcript
-from sidekick.errors import ModelError, RpcError
+from sidekick.errors import RpcError
 from sidekick.tools.base import ToolOutput
 
 log = logging.getLogger("sidekick.agent")
