@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -27,15 +26,12 @@ from sidekick.errors import (
     ServerShuttingDown,
     to_rpc_error,
 )
+from sidekick.transport import loads_strict
 
 log = logging.getLogger("sidekick.session")
 
 Send = Callable[[Any], None]
 CANCELLED_NOTIFICATION = "notifications/cancelled"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _id_key(request_id: Any) -> tuple[str, Any]:
@@ -75,7 +71,7 @@ class Session:
     def receive_line(self, line: bytes) -> None:
         """Handle one framed line from the peer. Never raises."""
         try:
-            message = json.loads(line, parse_constant=_refuse_constant)
+            message = loads_strict(line)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             reason = ("invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else
                       "nested too deeply" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}")

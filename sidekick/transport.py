@@ -81,6 +81,15 @@ class LineFramer:
             self._deliver(line)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads_strict(data: bytes | str) -> Any:
+    """`json.loads` without NaN and Infinity: JSON has neither, and a JavaScript peer cannot parse them."""
+    return json.loads(data, parse_constant=_refuse_constant)
+
+
 def _finite(value: Any) -> Any:
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
         return None

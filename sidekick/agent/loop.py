@@ -17,6 +17,7 @@ from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fit_transcript
 from sidekick.errors import RpcError
 from sidekick.tools.base import ToolOutput
+from sidekick.transport import loads_strict
 
 log = logging.getLogger("sidekick.agent")
 
@@ -55,7 +56,7 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
         return raw, None
     if isinstance(raw, str):
         try:
-            value = json.loads(raw, parse_constant=_refuse_constant)
+            value = loads_strict(raw)
         except (ValueError, RecursionError) as exc:
             return None, f"the arguments are not valid JSON ({exc}); send a JSON object matching the schema"
         if value is None:
@@ -64,10 +65,6 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
             return value, None
         return None, f"the arguments must be a JSON object, got {type(value).__name__}"
     return None, f"the arguments must be a JSON object, got {type(raw).__name__}"
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 def _arguments_text(raw: Any) -> str:
@@ -193,7 +190,7 @@ class AgentLoop:
     async def _run_calls(self, calls: list[ToolCall], state: RunState) -> None:
         limit = asyncio.Semaphore(MAX_PARALLEL_TOOLS)
 
-        async def one(call: ToolCall) -> tuple[ToolOutput, float]:
+        async def one(call: ToolCall) -> tuple[ToolOutput, dict[str, Any] | None, float]:
             async with limit:
                 begun = time.perf_counter()
                 arguments, problem = parse_arguments(call.arguments)
@@ -201,7 +198,7 @@ class AgentLoop:
                     output = ToolOutput(f"Could not call {call.name}: {problem}.", is_error=True)
                 else:
                     output = await self.toolbox.call(call.name, arguments or {})
-                return output, (time.perf_counter() - begun) * 1000
+                return output, arguments, (time.perf_counter() - begun) * 1000
 
         tasks = [asyncio.ensure_future(one(c)) for c in calls]
         try:
@@ -211,12 +208,11 @@ class AgentLoop:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        for call, (output, duration_ms) in zip(calls, results):
+        for call, (output, arguments, duration_ms) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
             content = f"Error: {text}" if output.is_error and not text.startswith("Error") else text
             state.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
-            arguments, _ = parse_arguments(call.arguments)
             step = Step(tool=call.name, arguments=arguments if arguments is not None else call.arguments,
                         ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),
                         source=self.toolbox.source(call.name))
