@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sidekick.testing.scripted_server import ScriptedOpenAIServer  # noqa: E402
-from tests.support.process import SidekickProcess  # noqa: E402
+from tests.support.process import SidekickProcess, cpu_seconds  # noqa: E402
 
 
 def step_script(steps: int) -> Any:
@@ -79,13 +78,6 @@ def overhead_per_step(steps: int, repeats: int) -> dict[str, float]:
         sidekick.close()
     loop_s, model_s = statistics.median(loop_times), statistics.median(model_times)
     return {"run": loop_s * 1000, "model": model_s * 1000, "per_step": (loop_s - model_s) / steps * 1000}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (Linux /proc)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def concurrency(count: int, latency_ms: float) -> dict[str, float]:

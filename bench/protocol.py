@@ -16,6 +16,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.process import rss_kb  # noqa: E402
 
 ECHO_LOOP = r"""
 import json, sys
@@ -100,11 +105,10 @@ def idle_rss(cmd: list[str]) -> float:
     for i in range(100):
         proc.stdin.write(ping_line(i + 1))
         proc.stdout.readline()
-    with open(f"/proc/{proc.pid}/status") as status:
-        rss_kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    rss = rss_kb(proc.pid)
     proc.stdin.close()
     proc.wait()
-    return rss_kb / 1024
+    return rss / 1024
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sidekick.testing.scripted_server import ScriptedOpenAIServer  # noqa: E402
+from tests.support.process import rss_kb  # noqa: E402
 
 HOST_TOOL = {"name": "HOST_NOTE", "description": "Note something on the host",
              "inputSchema": {"type": "object", "properties": {"tag": {"type": "string"}}}}
@@ -42,11 +43,6 @@ def model_script(body: dict[str, Any]) -> dict[str, Any]:
     if kind in ("run_host", "run_cancel") and not results:
         return {"tool_calls": [{"name": "HOST_NOTE", "arguments": {"tag": tag}}]}
     return {"content": f"{tag}: {results[-1] if results else 'ok'}"}
-
-
-def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
 
 
 @dataclass

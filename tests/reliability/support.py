@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from tests.support.process import SidekickProcess
+from tests.support.process import SidekickProcess, rss_kb  # noqa: F401 (re-exported for the tests here)
 
 # Hermetic: no config file, no private URLs, no model settings inherited from the developer's shell.
 HERMETIC_ENV = {"SIDEKICK_ALLOW_PRIVATE_URLS": "", "SIDEKICK_CONFIG": os.devnull, "SIDEKICK_BASE_URL": "",
@@ -22,15 +22,6 @@ def strict_process(*args: str, private: bool = False, env: dict[str, str] | None
     """A `sidekick --stdio` subprocess with SIDEKICK_ALLOW_PRIVATE_URLS unset unless `private`."""
     extra = {**HERMETIC_ENV, **({"SIDEKICK_ALLOW_PRIVATE_URLS": "1"} if private else {}), **(env or {})}
     return SidekickProcess(*args, env=extra)
-
-
-def rss_kb(pid: int) -> int:
-    """Resident set size of a live process, from /proc (Linux)."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for {pid}")
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.02) -> Any:

@@ -14,6 +14,22 @@ from typing import Any
 DEADLINE_S = 20.0
 
 
+def rss_kb(pid: int) -> int:
+    """Resident set size of a live process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class SidekickProcess:
     def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
         full_env = {**os.environ, "SIDEKICK_ALLOW_PRIVATE_URLS": "1", **(env or {})}
