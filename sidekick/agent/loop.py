@@ -11,11 +11,11 @@ from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import system_prompt
-from sidekick.agent.textcalls import parse_text_tool_calls
+from sidekick.agent.prompt import correction, system_prompt
+from sidekick.agent.reply import Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fit_transcript
-from sidekick.errors import RpcError
+from sidekick.errors import ModelError, RpcError
 from sidekick.tools.base import ToolOutput
 from sidekick.transport import loads_strict
 
@@ -24,6 +24,13 @@ log = logging.getLogger("sidekick.agent")
 MAX_TOOL_RESULT_CHARS = 16_000
 PREVIEW_CHARS = 200
 MAX_PARALLEL_TOOLS = 8
+UNUSABLE_REPLY = {
+    "malformed_call": "The model's reply looked like a tool call but could not be used, also after a correction",
+    "invented_tool_result": "The model wrote a tool result itself instead of calling the tool, also after a "
+                            "correction",
+    "max_tokens": "The model's reply was cut off at its length limit (max_tokens), also after a correction",
+    "no_answer": "The model gave an empty reply, also after a correction",
+}
 
 Progress = Callable[[int, str], None]
 
@@ -41,7 +48,9 @@ class RunState:
     steps: list[Step] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     last_text: str = ""
+    answer: str = ""
     model_turns: int = 0
+    corrections: int = 0
     call_ids: set[str] = field(default_factory=set)
 
     def new_messages(self) -> list[dict[str, Any]]:
@@ -82,6 +91,10 @@ def _assistant_message(turn: ModelTurn, calls: list[ToolCall], text: str | None)
     return message
 
 
+class UnusableReply(ModelError):
+    """The model's reply was neither a usable call nor an answer, also after a correction."""
+
+
 class AgentLoop:
     """Runs one task to its end. Cancellation (of the awaiting task) propagates; limits end the run."""
 
@@ -93,20 +106,22 @@ class AgentLoop:
 
     async def run(self, params: RunParams) -> RunResult:
         started = time.perf_counter()
+        specs = self.toolbox.specs()
         history = [m for m in (params.messages or []) if m.get("role") != "system"]
-        messages = [{"role": "system", "content": system_prompt(params)}, *history,
+        messages = [{"role": "system", "content": system_prompt(params, [s["name"] for s in specs])}, *history,
                     {"role": "user", "content": params.task}]
         state = RunState(messages=messages, task_index=len(messages) - 1)
         stop: StopReason = "done"
         error: RunError | None = None
         deadline = None if params.timeout_ms is None else time.monotonic() + params.timeout_ms / 1000
         try:
-            if deadline is None:
-                stop = await self._turns(params, state, deadline)
-            else:
-                stop = await asyncio.wait_for(self._turns(params, state, deadline), params.timeout_ms / 1000)
+            turns = self._turns(params, specs, state, deadline)
+            stop = await (turns if deadline is None else asyncio.wait_for(turns, params.timeout_ms / 1000))
         except asyncio.TimeoutError:
             stop = "timeout"
+        except UnusableReply as exc:
+            stop = "error"
+            error = RunError(code=exc.code, message=exc.message, kind=exc.kind)
         except RpcError as exc:  # model endpoint, configuration, host gone
             stop = "error"
             error = RunError(code=exc.code, message=exc.message, kind=getattr(exc, "kind", None))
@@ -117,7 +132,7 @@ class AgentLoop:
             error = RunError(code=-32603, message=f"internal error ({type(exc).__name__})", kind="internal")
         if stop != "done":
             self._close_open_calls(state, f"not run: the run stopped ({stop})")
-        text = state.last_text if stop == "done" and state.last_text else self._fallback_text(stop, state, error)
+        text = state.answer if stop == "done" else self._fallback_text(stop, state, error)
         tools_used = list(dict.fromkeys(step.tool for step in state.steps))
         return RunResult(text=text, stop_reason=stop, steps=state.steps, tools_used=tools_used,
                          usage=state.usage, messages=state.new_messages(), model_turns=state.model_turns,
@@ -129,7 +144,7 @@ class AgentLoop:
         else:
             done = f" after {len(state.steps)} tool call(s)" if state.steps else ""
             reasons = {"max_steps": "it reached its step limit", "timeout": "it ran out of time",
-                       "token_budget": "it used up its token budget", "done": "the model gave no answer"}
+                       "token_budget": "it used up its token budget"}
             text = f"The run stopped{done} because {reasons.get(stop, stop)}, before a final answer."
         if state.last_text:
             text += f" The model's last words: {state.last_text}"
@@ -139,8 +154,8 @@ class AgentLoop:
         self._progress_count += 1
         self.progress(self._progress_count, message)
 
-    async def _turns(self, params: RunParams, state: RunState, deadline: float | None) -> StopReason:
-        specs = self.toolbox.specs()
+    async def _turns(self, params: RunParams, specs: list[dict[str, Any]], state: RunState,
+                     deadline: float | None) -> StopReason:
         names = [s["name"] for s in specs]
         for _ in range(params.max_steps):
             sent = fit_transcript(state.messages, params.transcript_budget_chars, state.task_index)
@@ -149,22 +164,39 @@ class AgentLoop:
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
-            calls, text = turn.tool_calls, turn.content
-            if not calls:
-                calls, text = parse_text_tool_calls(turn.content, names)
-            self._give_unique_ids(calls, state)
-            state.messages.append(_assistant_message(turn, calls, text))
-            if text and text.strip():
-                state.last_text = text.strip()
-            if not calls:
+            reply = read_reply(turn, names)
+            if reply.problem is not None:
+                self._correct(reply, specs, params, state)
+                if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
+                    return "token_budget"
+                continue
+            state.corrections = 0
+            self._give_unique_ids(reply.calls, state)
+            state.messages.append(_assistant_message(turn, reply.calls, reply.text))
+            if reply.text:
+                state.last_text = reply.text
+            if not reply.calls:
+                state.answer = reply.text
                 self._report("model answered")
                 return "done"
-            self._report("model asked for " + ", ".join(c.name for c in calls))
+            self._report("model asked for " + ", ".join(c.name for c in reply.calls))
             if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
-                self._answer_unrun(state, calls, "not run: the token budget is used up")
+                self._answer_unrun(state, reply.calls, "not run: the token budget is used up")
                 return "token_budget"
-            await self._run_calls(calls, state)
+            await self._run_calls(reply.calls, state)
         return "max_steps"
+
+    def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
+        """Send an unusable reply back once with what was wrong; a second one in a row ends the run."""
+        if state.corrections:
+            raise UnusableReply(f"{UNUSABLE_REPLY[reply.problem or 'no_answer']}: {reply.detail}.",
+                                kind=reply.problem or "no_answer")
+        state.corrections += 1
+        max_tokens = params.model.max_tokens if params.model else None
+        state.messages.append({"role": "assistant", "content": reply.text or ""})
+        state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
+                                                                     specs, max_tokens)})
+        self._report(f"model reply not usable ({reply.problem}): asked again")
 
     @staticmethod
     def _give_unique_ids(calls: list[ToolCall], state: RunState) -> None:

@@ -1,4 +1,5 @@
-"""The system prompt of a run: what the sidekick is, the host's extra instructions, and its context."""
+"""What the model is told: the system prompt of a run, and the corrections the loop sends when a reply
+cannot be used (a broken call, an invented tool result, an empty or cut-off reply)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from sidekick.agent.wire import RunParams
 
 BASE_INSTRUCTIONS = (
     "You are a careful assistant with tools. Work step by step: call a tool when it helps, read its result, "
-    "and decide the next step from what it returned. Use the calculate tool for arithmetic instead of "
-    "computing in your head. When a tool fails, read the error and correct the call or try another way. "
-    "When you have what the task needs, answer plainly and concisely without calling more tools."
+    "and decide the next step from what it returned. When several calls do not depend on each other, make "
+    "them together in one reply. Never write a tool's result yourself: wait for the tool to return it. "
+    "When a tool fails, read the error and correct the call or try another way. When you have what the task "
+    "needs, answer plainly and concisely without calling more tools."
 )
+NO_TOOLS_INSTRUCTIONS = "You are a careful assistant. Answer plainly and concisely."
+CALCULATE_HINT = "Use the calculate tool for arithmetic instead of computing in your head."
 MAX_CONTEXT_CHARS = 8_000
 
 
@@ -28,8 +32,11 @@ def render_context(context: dict[str, Any]) -> str:
     return text if len(text) <= MAX_CONTEXT_CHARS else text[:MAX_CONTEXT_CHARS] + "\n…(context cut)"
 
 
-def system_prompt(params: RunParams) -> str:
-    parts = [BASE_INSTRUCTIONS]
+def system_prompt(params: RunParams, tool_names: list[str]) -> str:
+    """The run's system message; it speaks only of tools the run offers."""
+    parts = [BASE_INSTRUCTIONS if tool_names else NO_TOOLS_INSTRUCTIONS]
+    if "calculate" in tool_names:
+        parts[0] += " " + CALCULATE_HINT
     if params.system:
         parts.append(params.system.strip())
     if params.context:
@@ -37,3 +44,31 @@ def system_prompt(params: RunParams) -> str:
         if rendered:
             parts.append("Context from the host:\n" + rendered)
     return "\n\n".join(parts)
+
+
+def _example_call(specs: list[dict[str, Any]]) -> str:
+    """A call of the run's first tool with its required arguments as placeholders."""
+    if not specs:
+        return '{"name": "<tool>", "arguments": {}}'
+    schema = specs[0].get("inputSchema") or {}
+    required = [name for name in schema.get("required") or [] if isinstance(name, str)][:3]
+    return json.dumps({"name": specs[0]["name"], "arguments": {name: "…" for name in required}},
+                      ensure_ascii=False)
+
+
+def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_tokens: int | None = None) -> str:
+    """The message that tells the model why its last reply could not be used and what to send instead."""
+    names = ", ".join(s["name"] for s in specs) or "none"
+    how = (f"To call a tool, use the tool-calling interface, or reply with only a JSON object like "
+           f"{_example_call(specs)} (one per call). The tools you can call: {names}. If you need no tool, "
+           f"answer in plain words without any JSON.")
+    if problem == "malformed_call":
+        return f"Your last reply looks like a tool call but could not be used: {detail}. {how}"
+    if problem == "invented_tool_result":
+        return ("Your last reply contains a tool result that you wrote yourself; results come only from the "
+                f"tools. Call the tool and wait for its result, or answer from the results you were given. {how}")
+    if problem == "max_tokens":
+        limit = f" of {max_tokens} tokens" if max_tokens else ""
+        return (f"Your last reply was cut off at the length limit{limit} before it ended. Reply again, "
+                "shorter: call the tools you need, or give the answer briefly.")
+    return "Your last reply was empty. Answer the task now in plain words, or call a tool if you still need one."

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from sidekick.agent.chat import ModelTurn
 from sidekick.evals.suite import Environment, Suite, Task
 
 UPFRONT_NOTE = ("Choose every action the request needs now, in this one reply: the actions you choose are "
@@ -54,26 +55,25 @@ class UpfrontBaseline:
         """Nothing to release: the adapter shares the loop's pooled clients."""
 
     async def _complete(self, messages: list[dict[str, Any]], specs: list[dict[str, Any]],
-                        usage: dict[str, int]) -> tuple[str | None, list[tuple[str, Any]]]:
+                        usage: dict[str, int]) -> ModelTurn:
         turn = await self.model.complete(messages, specs, None)
         if turn.usage is not None:
             for key, value in turn.usage.model_dump().items():
                 usage[key] = usage.get(key, 0) + value
-        return turn.content, [(call.name, call.arguments) for call in turn.tool_calls]
+        return turn
 
     async def trial(self, suite: Suite, task: Task, environment: Environment) -> UpfrontOutcome:
         from sidekick.agent.loop import parse_arguments
-        from sidekick.agent.textcalls import parse_text_tool_calls
+        from sidekick.agent.reply import read_reply
 
         specs = suite.tool_specs(task) + self._builtin_specs(task)
         domain = {s["name"] for s in suite.tool_specs(task)}
         messages = [{"role": "system", "content": f"{suite.system_prompt}\n\n{UPFRONT_NOTE}"},
                     {"role": "user", "content": task.instruction}]
         usage: dict[str, int] = {}
-        content, calls = await self._complete(messages, specs, usage)
-        if not calls:
-            text_calls, content = parse_text_tool_calls(content, [s["name"] for s in specs])
-            calls = [(c.name, c.arguments) for c in text_calls]
+        turn = await self._complete(messages, specs, usage)
+        reply = read_reply(turn, [s["name"] for s in specs])
+        content, calls = reply.text, [(c.name, c.arguments) for c in reply.calls]
         if not calls:
             return UpfrontOutcome(content or "", 0, 1, usage)
         for name, raw in calls:
@@ -87,7 +87,7 @@ class UpfrontBaseline:
         chosen = "; ".join(_describe(name, raw) for name, raw in calls)
         messages += [{"role": "assistant", "content": (content + "\n\n" if content else "") + f"Actions: {chosen}"},
                      {"role": "user", "content": ANSWER_PROMPT}]
-        answer, _ = await self._complete(messages, [], usage)
+        answer = (await self._complete(messages, [], usage)).content
         return UpfrontOutcome("\n".join(t for t in (content, answer) if t), len(calls), 2, usage)
 
     def _registry_for(self) -> Any:
