@@ -49,7 +49,7 @@ _PYTHON_TAG = re.compile(r"<\|python_tag\|>(.*?)(?=<\|eom_id\|>|<\|eot_id\|>|$)"
 _OPENERS = re.compile(r"\{(?=\s*[\"'{])|\[(?=\s*\{)")
 _NAME_IN_TEXT = re.compile(r"[\"']name[\"']\s*:\s*[\"']([^\"']{1,100})[\"']")
 _EMPTY_FENCE = re.compile(r"```[\w-]*\s*```")
-_LEFTOVER = re.compile(r"^[\s{}\[\],;]*$")
+_LEFTOVER = re.compile(r"^\s*[{}\[\],;][\s{}\[\],;]*$")
 _DECODER = json.JSONDecoder()
 
 

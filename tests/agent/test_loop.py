@@ -78,12 +78,12 @@ async def within(awaitable: Any, seconds: float = 5.0) -> Any:
 PROGRESS: list[tuple[int, str]] = []
 
 
-async def run(model: ScriptedModel, box: Toolbox | None = None, **params: Any) -> Any:
+async def run(scripted: ScriptedModel, box: Toolbox | None = None, **params: Any) -> Any:
     """One run against the scripted model, which must have been asked for exactly its scripted steps."""
     PROGRESS.clear()
-    loop = AgentLoop(model, box or toolbox(), progress=lambda n, m: PROGRESS.append((n, m)))
+    loop = AgentLoop(scripted, box or toolbox(), progress=lambda n, m: PROGRESS.append((n, m)))
     result = await loop.run(RunParams(task=params.pop("task", "do it"), **params))
-    model.assert_used_up()
+    scripted.assert_used_up()
     assert not result.error or result.error.kind != "internal", result.error  # a scripted surprise, not a pass
     return result
 
@@ -284,3 +284,77 @@ def test_context_renders_multi_line_values_inside_their_item() -> None:
 
     rendered = render_context({"conversation": "user: hi\nagent: hello", "user": {"name": "Ada"}, "empty": ""})
     assert rendered == '- conversation: user: hi\n  agent: hello\n- user: {"name": "Ada"}'
+
+
+CALL_LIKE = '```json\n{"name": "look_up", "arguments": {"key": "x"}}\n```'
+
+
+async def test_a_call_like_reply_gets_one_correction_and_the_run_goes_on() -> None:
+    def corrected(messages: list[dict[str, Any]]) -> ModelTurn:
+        assert messages[-2] == {"role": "assistant", "content": CALL_LIKE}
+        assert messages[-1]["role"] == "user" and "no tool named 'look_up'" in messages[-1]["content"]
+        assert "add, lookup" in messages[-1]["content"]
+        return ModelTurn(content='{"name": "lookup", "arguments": {"key": "x"}}')
+
+    model = ScriptedModel(ModelTurn(content=CALL_LIKE), corrected, answer("It is 41."))
+    result = await run(model)
+    assert result.stop_reason == "done" and result.text == "It is 41." and result.model_turns == 3
+    assert [s.tool for s in result.steps] == ["lookup"]
+    assert any("not usable (malformed_call)" in m for _, m in PROGRESS)
+
+
+@pytest.mark.parametrize("reply, kind", [
+    (CALL_LIKE, "malformed_call"),
+    ('<tool_response>{"value": 41}</tool_response>\nThe value is 41.', "invented_tool_result"),
+    ("", "no_answer"),
+])
+async def test_a_second_unusable_reply_in_a_row_ends_the_run_saying_why(reply: str, kind: str) -> None:
+    model = ScriptedModel(ModelTurn(content=reply), ModelTurn(content=reply))
+    result = await run(model)
+    assert result.stop_reason == "error" and result.error is not None and result.error.kind == kind
+    assert result.text.startswith("The run failed: ") and "also after a correction" in result.text
+    assert '"name"' not in result.text and "<tool_response>" not in result.text
+
+
+async def test_a_cut_off_reply_is_not_the_answer() -> None:
+    def shorter(messages: list[dict[str, Any]]) -> ModelTurn:
+        assert "cut off at the length limit of 50 tokens" in messages[-1]["content"]
+        return answer("Short answer.")
+
+    model = ScriptedModel(ModelTurn(content="A very long answer that goes on and", finish_reason="length"), shorter)
+    result = await run(model, model={"maxTokens": 50})
+    assert result.stop_reason == "done" and result.text == "Short answer."
+
+
+async def test_a_call_before_an_invented_result_is_run_and_the_invention_dropped() -> None:
+    text = ('<tool_call>{"name": "lookup", "arguments": {"key": "x"}}</tool_call>\n'
+            '<tool_response>{"value": 7}</tool_response>\nThe value is 7.')
+    model = ScriptedModel(ModelTurn(content=text), answer("It is 41."))
+    result = await run(model)
+    assert tool_results(model.seen[1]) == ["41"] and model.seen[1][-2]["content"] is None
+    assert result.text == "It is 41."
+
+
+async def test_a_usable_reply_resets_the_correction_so_a_later_slip_is_corrected_again() -> None:
+    model = ScriptedModel(ModelTurn(content=""), calls(("lookup", {"key": "x"})), ModelTurn(content=""),
+                          answer("41"))
+    result = await run(model)
+    assert result.stop_reason == "done" and result.text == "41" and result.model_turns == 4
+
+
+async def test_corrections_count_against_max_steps() -> None:
+    model = ScriptedModel(ModelTurn(content=CALL_LIKE))
+    result = await run(model, max_steps=1)
+    assert result.stop_reason == "max_steps" and "step limit" in result.text
+
+
+async def test_the_system_prompt_names_only_tools_the_run_offers() -> None:
+    registry = ToolRegistry()
+    registry.add(Add())
+    model = ScriptedModel(answer("ok"))
+    await run(model, Toolbox(registry, ["add"]))
+    system = model.seen[0][0]["content"]
+    assert "calculate" not in system and "tool" in system
+    model = ScriptedModel(answer("ok"))
+    await run(model, Toolbox(registry, []))
+    assert "tool" not in model.seen[0][0]["content"]
