@@ -22,9 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--model", help="model name, e.g. gpt-4o-mini or qwen2.5:7b")
     model.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://localhost:11434/v1")
     model.add_argument("--api-key", help="API key (prefer $SIDEKICK_API_KEY or $OPENAI_API_KEY)")
-    model.add_argument("--model-script", choices=["oracle", "faulty"],
+    model.add_argument("--model-script", choices=["oracle", "faulty", "textual"],
                        help="use a built-in scripted model on loopback instead of an LLM (no network): "
-                            "'oracle' makes the gold calls, 'faulty' over-orders in every place_order")
+                            "'oracle' makes the gold calls, 'faulty' over-orders in every place_order, "
+                            "'textual' writes the oracle's calls as text the way a real small model does")
     parser.add_argument("--trials", type=int, default=1, metavar="K", help="trials per task; reports pass^1..K")
     parser.add_argument("--baseline", choices=["upfront"],
                         help="also run the baseline: one model call picks every action, the answer is "

@@ -8,6 +8,10 @@ cannot give an answer that needs them, exactly as a real model could not.
 
 The faulty model is the oracle with one known mistake: every `place_order` asks for one more of each item,
 so it fails exactly the tasks whose gold trajectory places an order.
+
+The textual model is the oracle as a real small model behaves: it writes its calls into the reply's text in
+the recorded forms of `sidekick.testing.realshapes` (a different form turn by turn), and in every third
+task its first reply is unusable (a look-alike tool name, or an invented tool result) until corrected.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import copy
 from typing import Any, Callable
 
 from sidekick.evals.suite import Call, Suite, Task
+from sidekick.testing import realshapes
 
-SCRIPTS = ("oracle", "faulty")
+SCRIPTS = ("oracle", "faulty", "textual")
 FAULTY_TOOL = "place_order"
 UNKNOWN_TASK = "I do not know this task."
 
@@ -54,9 +59,20 @@ def model_script(suite: Suite, script: str = "oracle") -> Callable[[dict[str, An
     if script not in SCRIPTS:
         raise ValueError(f"unknown model script {script!r}; choose from {', '.join(SCRIPTS)}")
     tasks = {t.instruction: t for t in suite.tasks()}
+    order = {t.instruction: i for i, t in enumerate(suite.tasks())}
 
     def arguments(call: Call) -> dict[str, Any]:
         return _overorder(call) if script == "faulty" and call.name == FAULTY_TOOL else dict(call.arguments)
+
+    def calls(body: dict[str, Any], turn: tuple[Call, ...], number: int) -> dict[str, Any]:
+        if script != "textual":
+            return {"tool_calls": [{"name": c.name, "arguments": arguments(c)} for c in turn]}
+        pairs = [(c.name, arguments(c)) for c in turn]
+        index = order[_instruction(body)]
+        first_reply = not any(m.get("role") == "assistant" for m in body.get("messages") or [])
+        if first_reply and index % 3 == 0:
+            return {"content": (realshapes.look_alike if index % 2 == 0 else realshapes.invented_result)(pairs)}
+        return {"content": realshapes.TEXT_FORMS[(index + number) % len(realshapes.TEXT_FORMS)](pairs)}
 
     def reply(body: dict[str, Any]) -> dict[str, Any]:
         task = tasks.get(_instruction(body))
@@ -67,9 +83,9 @@ def model_script(suite: Suite, script: str = "oracle") -> Callable[[dict[str, An
         if not body.get("tools"):  # asked for an answer only
             return _answer(task, seen == total)
         done = 0
-        for turn in task.actions:
+        for number, turn in enumerate(task.actions):
             if seen == done:
-                return {"tool_calls": [{"name": c.name, "arguments": arguments(c)} for c in turn]}
+                return calls(body, turn, number)
             done += len(turn)
         return _answer(task, seen == total)
 

@@ -8,7 +8,9 @@ A reply is a dict:
   {"content": "text"}                                   a final answer
   {"tool_calls": [{"name": ..., "arguments": {...}|"raw text", "id"?: ...}], "content"?: ...}
   {"usage": {"prompt_tokens": .., "completion_tokens": ..}}   (merged into any reply)
-Faults: {"status": 500, "error": "msg", "headers": {...}}, {"hang": seconds}, {"raw": "not json"},
+  {"finish_reason": "length"}                           (overrides "stop" / "tool_calls")
+Faults: {"status": 500, "error": "msg", "headers": {...}}, {"status": 400, "body": {...}} (that exact JSON
+body, e.g. llama.cpp's context overflow), {"hang": seconds}, {"raw": "not json"},
 {"close": True} (drop the connection), {"no_choices": True}, {"stream_cut": True} (SSE stops early).
 """
 
@@ -41,7 +43,8 @@ def completion(reply: Reply, model: str, index: int) -> dict[str, Any]:
     usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
     return {"id": f"chatcmpl-{index}", "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [] if reply.get("no_choices") else [
-                {"index": 0, "message": message, "finish_reason": "tool_calls" if calls else "stop"}],
+                {"index": 0, "message": message,
+                 "finish_reason": reply.get("finish_reason") or ("tool_calls" if calls else "stop")}],
             "usage": usage}
 
 
@@ -178,8 +181,9 @@ class ScriptedOpenAIServer:
                     self.connection.shutdown(2)
                     return
                 if "status" in reply:
-                    self._send_json(reply["status"], {"error": {"message": reply.get("error", "scripted error"),
-                                                                "type": "scripted"}}, reply.get("headers"))
+                    error = reply.get("body") or {"error": {"message": reply.get("error", "scripted error"),
+                                                            "type": "scripted"}}
+                    self._send_json(reply["status"], error, reply.get("headers"))
                     return
                 if "raw" in reply:
                     data = reply["raw"].encode()

@@ -98,3 +98,15 @@ async def test_a_sidekick_that_does_not_start_aborts_the_eval_with_its_stderr() 
     config = EvalConfig(base_url="http://127.0.0.1:9/v1", model="m", api_key="k", sidekick_command=crash)
     with pytest.raises(EvalAborted, match=r"(?s)did not start: the sidekick exited \(code 3\).*no module named x"):
         await run_eval(SHOP, config)
+
+
+async def test_the_textual_oracle_writing_calls_as_a_real_model_does_scores_100_percent_through_the_loop() -> None:
+    result, server = await evaluate(SHOP, "textual", concurrency=4, baseline="upfront")
+    summary = summarise(SHOP, result["tasks"], result["runs"], 1)
+    assert summary["sidekick"]["passRate"] == 1.0, summary["sidekick"]["failedTasks"]
+    assert all(r["stopReason"] == "done" for r in result["runs"]["sidekick"])
+    corrections = {m["content"].split(":")[0].split(";")[0] for body in server.requests
+                   for m in body["messages"][2:] if m["role"] == "user" and m["content"].startswith("Your last")}
+    assert corrections == {"Your last reply looks like a tool call but could not be used",
+                           "Your last reply contains a tool result that you wrote yourself"}
+    assert summary["upfront"]["passRate"] < 0.5
