@@ -4,8 +4,11 @@ category, sidekick loop vs baseline). matplotlib is imported only here, and only
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from sidekick.evals.suite import ANSWER_PROBLEMS
 
 LABELS = {"sidekick": "Sidekick loop", "upfront": "Upfront baseline"}
 COLOURS = {"sidekick": "#2a7ab0", "upfront": "#d98c2b"}
@@ -15,9 +18,29 @@ def _pct(value: float) -> str:
     return f"{value * 100:.1f}%"
 
 
+def failure_modes(record: dict[str, Any]) -> list[str]:
+    """The failure modes of one failed run, by name: what report.md counts and ranks."""
+    modes = []
+    if record.get("answerProblem"):
+        modes.append(ANSWER_PROBLEMS.get(record["answerProblem"], record["answerProblem"]))
+    elif record.get("stopReason") == "error":
+        modes.append("run error")
+    elif record.get("stopReason") not in (None, "done"):
+        modes.append(f"stopped: {record['stopReason']}")
+    if not record["dbMatch"]:
+        modes.append("wrong database")
+    if record["missingOutputs"]:
+        modes.append("answer lacks a required fact")
+    if record["toolsForbiddenButUsed"]:
+        modes.append("tool used where none was needed")
+    return modes
+
+
 def why_failed(record: dict[str, Any]) -> str:
     """A short reason for a failed run."""
     reasons = []
+    if record.get("answerProblem"):
+        reasons.append(f"answered with a {ANSWER_PROBLEMS.get(record['answerProblem'], record['answerProblem'])}")
     if record.get("error"):
         reasons.append(f"error: {record['error'][:120]}")
     if record.get("stopReason") not in (None, "done") and not record.get("error"):
@@ -54,6 +77,15 @@ def markdown(report: dict[str, Any], chart_file: str | None = None) -> str:
         lines.append(f"| {k} | " + " | ".join(_pct(summary[m]["passHatK"][k]) for m in modes) + " |")
     if chart_file:
         lines += ["", f"![pass rate by category]({chart_file})"]
+    lines += ["", "## Failure modes", "",
+              "A failed run can show several; \"malformed call\" and \"invented tool result\" are runs whose "
+              "final answer was call-like text or a tool result the model wrote itself.", "",
+              "| Failure mode | " + " | ".join(LABELS[m] for m in modes) + " |", "|---|" + "---:|" * len(modes)]
+    counts = {m: Counter(f for r in report["runs"][m] if r["reward"] != 1.0 for f in failure_modes(r))
+              for m in modes}
+    ranked = sorted(set().union(*counts.values()), key=lambda f: (-sum(c[f] for c in counts.values()), f))
+    lines += [f"| {f} | " + " | ".join(str(counts[m][f]) for m in modes) + " |" for f in ranked] or \
+             ["| none | " + " | ".join("0" for _ in modes) + " |"]
     for mode in modes:
         failed = [r for r in report["runs"][mode] if r["reward"] != 1.0]
         lines += ["", f"## Failed runs: {LABELS[mode].lower()} ({len(failed)})", ""]

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from sidekick.client import SidekickExitedError
 from sidekick.errors import RemoteError
-from sidekick.evals.suite import Suite, Task, gold_hash, pass_hat_k, score
+from sidekick.evals.suite import ANSWER_PROBLEMS, Suite, Task, gold_hash, pass_hat_k, score
 
 SIDEKICK, UPFRONT = "sidekick", "upfront"
 BASELINES = (UPFRONT,)
@@ -62,8 +62,25 @@ def select_tasks(suite: Suite, task_ids: list[str] | None) -> list[Task]:
 
 
 def _assistant_text(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(m["content"] for m in messages
-                     if m.get("role") == "assistant" and isinstance(m.get("content"), str))
+    """What the agent said in the run, without replies the loop sent back as unusable (a user turn follows
+    those: the correction)."""
+    said = []
+    for index, message in enumerate(messages):
+        following = messages[index + 1] if index + 1 < len(messages) else {}
+        if message.get("role") == "assistant" and isinstance(message.get("content"), str) \
+                and following.get("role") != "user":
+            said.append(message["content"])
+    return "\n".join(said)
+
+
+def answer_problem(final_text: str, error_kind: str | None, tool_names: list[str]) -> str | None:
+    """A run whose final answer is call-like text or an invented tool result did not answer."""
+    from sidekick.agent.textcalls import parse_text_tool_calls
+
+    if error_kind in ANSWER_PROBLEMS:
+        return error_kind
+    reading = parse_text_tool_calls(final_text, tool_names)
+    return "malformed_call" if reading.calls else reading.problem
 
 
 async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfig) -> dict[str, Any]:
@@ -82,7 +99,10 @@ async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfi
     if error and error.get("kind") in FATAL_KINDS:
         raise EvalAborted(error.get("message", "the model endpoint failed"))
     answer = _assistant_text(result.get("messages") or []) or result.get("text", "")
-    return {"environment": environment, "answer": answer, "toolCalls": len(result.get("steps") or []),
+    problem = answer_problem(result.get("text", ""), error and error.get("kind"),
+                             [s["name"] for s in params["hostTools"]] + params["tools"])
+    return {"environment": environment, "answer": answer, "answerProblem": problem,
+            "toolCalls": len(result.get("steps") or []),
             "stopReason": result.get("stopReason"), "error": error and error.get("message"),
             "usage": result.get("usage") or {}, "modelTurns": result.get("modelTurns")}
 
@@ -96,9 +116,11 @@ async def _upfront_trial(baseline: Any, suite: Suite, task: Task) -> dict[str, A
     except ModelError as exc:
         if exc.kind in FATAL_KINDS:
             raise EvalAborted(exc.message) from None
-        return {"environment": environment, "answer": "", "toolCalls": 0, "stopReason": "error",
-                "error": exc.message, "usage": {}, "modelTurns": 0}
-    return {"environment": environment, "answer": outcome.answer, "toolCalls": outcome.tool_calls,
+        return {"environment": environment, "answer": "", "answerProblem": None, "toolCalls": 0,
+                "stopReason": "error", "error": exc.message, "usage": {}, "modelTurns": 0}
+    problem = answer_problem(outcome.answer, None, [s["name"] for s in suite.tool_specs(task)] + list(task.builtins))
+    return {"environment": environment, "answer": outcome.answer, "answerProblem": problem,
+            "toolCalls": outcome.tool_calls,
             "stopReason": "done", "error": None, "usage": outcome.usage, "modelTurns": outcome.completions}
 
 
@@ -126,7 +148,8 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
             else:
                 outcome = await _upfront_trial(baseline, suite, task)
         environment, answer = outcome.pop("environment"), outcome["answer"]
-        verdict = score(task, golds[task.id], environment.state(), answer, outcome["toolCalls"])
+        verdict = score(task, golds[task.id], environment.state(), answer, outcome["toolCalls"],
+                        outcome.pop("answerProblem"))
         runs[mode].append({"task": task.id, "category": task.category, "trial": trial, **verdict, **outcome,
                            "answer": answer[:ANSWER_CHARS],
                            "durationMs": round((time.perf_counter() - begun) * 1000, 1)})

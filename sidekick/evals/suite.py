@@ -123,13 +123,22 @@ def missing_outputs(task: Task, answer: str) -> list[str]:
     return [out for out in task.outputs if not _said(out, said)]
 
 
-def score(task: Task, gold: str, final_state: Any, answer: str, tool_calls: int) -> dict[str, Any]:
-    """The verdict on one trial, with the reasons it failed."""
+ANSWER_PROBLEMS = {"malformed_call": "malformed call", "invented_tool_result": "invented tool result"}
+
+
+def score(task: Task, gold: str, final_state: Any, answer: str, tool_calls: int,
+          answer_problem: str | None = None) -> dict[str, Any]:
+    """The verdict on one trial, with the reasons it failed.
+
+    `answer_problem` is set when the final answer is not an answer at all: call-like text or a tool result
+    the model invented (one of ANSWER_PROBLEMS); such a trial fails whatever else it got right.
+    """
     db_match = state_hash(final_state) == gold
     missing = missing_outputs(task, answer)
     tools_ok = not (task.forbid_tools and tool_calls)
-    return {"reward": 1.0 if db_match and not missing and tools_ok else 0.0, "dbMatch": db_match,
-            "missingOutputs": missing, "toolCalls": tool_calls, "toolsForbiddenButUsed": not tools_ok}
+    passed = db_match and not missing and tools_ok and answer_problem is None
+    return {"reward": 1.0 if passed else 0.0, "dbMatch": db_match, "missingOutputs": missing,
+            "toolCalls": tool_calls, "toolsForbiddenButUsed": not tools_ok, "answerProblem": answer_problem}
 
 
 def pass_hat_k(successes: list[int], trials: int, k: int) -> float:

@@ -91,3 +91,53 @@ def test_suites_are_found_by_name_and_unknown_ones_are_named(monkeypatch: pytest
         load_suite("nope")
     monkeypatch.setitem(suite_module.BUILTIN_SUITES, "tiny", "tests.evals.tiny_suite:TinySuite")
     assert load_suite("tiny").name == "tiny"
+
+
+def test_a_call_like_answer_or_invented_result_fails_the_trial_whatever_else_it_got_right() -> None:
+    from sidekick.evals.runner import answer_problem
+
+    suite = ShopSuite()
+    goodbye = next(t for t in suite.tasks() if t.id == "no-tool-goodbye")
+    gold = gold_hash(suite, goodbye)
+    state = suite.new_environment(goodbye).state()
+    names = [s["name"] for s in suite.tool_specs(goodbye)]
+    fenced = '```json\n{"name": "goodbye", "arguments": {}}\n```'
+    assert answer_problem(fenced, None, names) == "malformed_call"
+    assert answer_problem('{"name": "get_product", "arguments": {"product_id": "p"}}', None, names) == "malformed_call"
+    assert answer_problem("<tool_response>{}</tool_response> Bye!", None, names) == "invented_tool_result"
+    assert answer_problem("The run failed: …", "invented_tool_result", names) == "invented_tool_result"
+    assert answer_problem("Goodbye, have a nice day!", None, names) is None
+    verdict = score(goodbye, gold, state, fenced, 0, answer_problem(fenced, None, names))
+    assert verdict["reward"] == 0.0 and verdict["answerProblem"] == "malformed_call"
+    assert score(goodbye, gold, state, "Goodbye!", 0)["reward"] == 1.0
+
+
+def test_replies_sent_back_as_unusable_are_not_part_of_the_answer() -> None:
+    from sidekick.evals.runner import _assistant_text
+
+    messages = [{"role": "user", "content": "price?"},
+                {"role": "assistant", "content": "<tool_response>24.99</tool_response>"},
+                {"role": "user", "content": "Your last reply contains a tool result that you wrote yourself"},
+                {"role": "assistant", "content": None, "tool_calls": []},
+                {"role": "tool", "tool_call_id": "c", "content": "19.99"},
+                {"role": "assistant", "content": "It costs 19.99."}]
+    assert _assistant_text(messages) == "It costs 19.99."
+
+
+def test_report_ranks_failure_modes_by_name() -> None:
+    from sidekick.evals.report import markdown
+
+    def record(task: str, **extra: object) -> dict[str, object]:
+        return {"task": task, "trial": 0, "reward": 0.0, "dbMatch": True, "missingOutputs": [],
+                "toolsForbiddenButUsed": False, "stopReason": "done", "error": None, "answerProblem": None, **extra}
+
+    runs = [record("a", answerProblem="malformed_call"), record("b", answerProblem="malformed_call"),
+            record("c", answerProblem="invented_tool_result", dbMatch=False)]
+    summary = {"passRate": 0.0, "passHatK": {"1": 0.0}, "byCategory": {"single": {"tasks": 3, "passRate": 0.0}},
+               "failedTasks": ["a", "b", "c"]}
+    text = markdown({"suite": "shop", "model": "m", "baseUrl": "u", "tasks": [{}] * 3, "trials": 1,
+                     "durationS": 1, "modes": ["sidekick"], "summary": {"sidekick": summary},
+                     "runs": {"sidekick": runs}})
+    table = text.split("## Failure modes")[1]
+    assert table.index("| malformed call | 2 |") < table.index("| invented tool result | 1 |")
+    assert "| wrong database | 1 |" in table and "answered with a malformed call" in text
