@@ -7,14 +7,19 @@ import asyncio
 import logging
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sidekick.commands import EXIT_OK, EXIT_RUN_FAILED
 
+if TYPE_CHECKING:
+    from sidekick.agent.chat import ResolvedModelSettings
+
 DEPENDENCIES = ("pydantic", "jsonrpcserver", "openai", "numexpr", "beautifulsoup4", "requests")
 IMPORT_NAMES = {"beautifulsoup4": "bs4"}
-PROBE_TOOL = {"type": "function", "function": {
-    "name": "calculate", "description": "Evaluate an arithmetic expression.",
-    "parameters": {"type": "object", "properties": {"expression": {"type": "string"}}, "required": ["expression"]}}}
+PROBE_TOOL = {"name": "calculate", "description": "Evaluate an arithmetic expression.",
+              "inputSchema": {"type": "object", "properties": {"expression": {"type": "string"}},
+                              "required": ["expression"]}}
+PROBE_TASK = "Use the calculate tool to compute 2+2."
 
 
 @dataclass
@@ -72,9 +77,29 @@ def check_plugins() -> Check:
     return Check(True, "tools load", detail)
 
 
+async def check_tool_calling(settings: ResolvedModelSettings, timeout: float) -> Check:
+    """One probe through the loop's own adapter and reply reader: does the model call a tool, and how."""
+    from sidekick.agent.openai_model import OpenAIChatModel
+    from sidekick.agent.reply import read_reply
+
+    turn = await OpenAIChatModel(settings).complete([{"role": "user", "content": PROBE_TASK}], [PROBE_TOOL], timeout)
+    reply = read_reply(turn, [PROBE_TOOL["name"]])
+    fix = ("use a model with tool-calling support (e.g. qwen2.5, llama3.1, gpt-4o-mini); for vLLM start it with "
+           "--enable-auto-tool-choice and a --tool-call-parser, for llama.cpp with --jinja")
+    if reply.calls:
+        how = ("in the tool_calls field (native)" if reply.path == "native" else
+               "written in its text, which the loop reads (the endpoint has no tool-call parser for it)")
+        call = reply.calls[0]
+        return Check(True, "tool calling answered", f"the model called {call.name} {how}")
+    if reply.problem is not None:
+        return Check(False, "tool calling answered", f"the reply could not be used ({reply.problem}: "
+                     f"{reply.detail}): {reply.text[:120]!r}", fix)
+    return Check(False, "tool calling answered", f"the model replied without a tool call: {reply.text[:120]!r}", fix)
+
+
 async def check_model(timeout: float) -> list[Check]:
     from sidekick.agent.chat import resolve_settings
-    from sidekick.errors import ConfigurationError
+    from sidekick.errors import ConfigurationError, ModelError
 
     try:
         settings = resolve_settings(None)
@@ -95,15 +120,10 @@ async def check_model(timeout: float) -> list[Check]:
         checks.append(Check(listed, f"model {settings.model} listed", "" if listed else
                             f"listed: {', '.join(models[:8])}", "set SIDEKICK_MODEL to one of the listed models"
                             " (for Ollama: ollama pull <model>)"))
-        reply = await client.chat.completions.create(
-            model=settings.model, tools=[PROBE_TOOL],
-            messages=[{"role": "user", "content": "Use the calculate tool to compute 2+2."}])
-        message = reply.choices[0].message if reply.choices else None
-        called = bool(message and (message.tool_calls or "<tool_call>" in (message.content or "")))
-        checks.append(Check(called, "tool calling answered", "the model asked for calculate" if called else
-                            f"the model replied without a tool call: {(message.content or '')[:120] if message else ''}",
-                            "use a model with tool-calling support (e.g. qwen2.5, llama3.1, gpt-4o-mini); for vLLM "
-                            "start it with --enable-auto-tool-choice and a --tool-call-parser"))
+        checks.append(await check_tool_calling(settings, timeout))
+    except ModelError as exc:
+        checks.append(Check(False, f"endpoint {settings.base_url}", exc.message,
+                            "check that the server runs and the URL ends in /v1; check the API key"))
     except Exception as exc:
         error = map_openai_error(exc, settings)
         checks.append(Check(False, f"endpoint {settings.base_url}", error.message,

@@ -64,6 +64,14 @@ def test_doctor_checks_the_endpoint_and_says_what_to_fix() -> None:
         healthy = sidekick("doctor", env=model_env(server))
     assert healthy.returncode == 0, healthy.stdout
     assert "✓ endpoint reachable" in healthy.stdout and "✓ tool calling answered" in healthy.stdout
+    assert "called calculate in the tool_calls field (native)" in healthy.stdout
+    fenced = '```json\n{"name": "calculate", "arguments": {"expression": "2+2"}}\n```'
+    with ScriptedOpenAIServer([{"content": fenced}]) as server:
+        as_text = sidekick("doctor", env=model_env(server))
+    assert as_text.returncode == 0 and "called calculate written in its text, which the loop reads" in as_text.stdout
+    with ScriptedOpenAIServer([{"content": '{"name": "calculator", "arguments": {}}'}]) as server:
+        look_alike = sidekick("doctor", env=model_env(server))
+    assert look_alike.returncode == 1 and "could not be used (malformed_call" in look_alike.stdout
     with ScriptedOpenAIServer([{"content": "I would rather not."}]) as server:
         no_tools = sidekick("doctor", env={**model_env(server), "SIDEKICK_MODEL": "other-model"})
     assert no_tools.returncode == 1
