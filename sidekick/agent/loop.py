@@ -12,7 +12,7 @@ from typing import Any, Callable
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import correction, system_prompt
-from sidekick.agent.reply import Reply, read_reply
+from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fit_transcript
 from sidekick.errors import ModelError, RpcError
@@ -165,6 +165,8 @@ class AgentLoop:
             if turn.usage is not None:
                 state.usage.add(turn.usage)
             reply = read_reply(turn, names)
+            if reply.problem in SOFT_PROBLEMS and state.corrections:
+                reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:
                 self._correct(reply, specs, params, state)
                 if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:

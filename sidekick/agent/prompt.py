@@ -67,6 +67,9 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     if problem == "invented_tool_result":
         return ("Your last reply contains a tool result that you wrote yourself; results come only from the "
                 f"tools. Call the tool and wait for its result, or answer from the results you were given. {how}")
+    if problem == "announced_call":
+        return (f"Your last reply {detail}. If you need that tool, call it now. {how} If you have everything "
+                "the task needs, give your final answer instead.")
     if problem == "max_tokens":
         limit = f" of {max_tokens} tokens" if max_tokens else ""
         return (f"Your last reply was cut off at the length limit{limit} before it ended. Reply again, "

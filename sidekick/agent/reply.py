@@ -3,13 +3,20 @@ cannot use and must send back with a correction."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Literal, Optional
 
 from sidekick.agent.chat import ModelTurn, ToolCall
 from sidekick.agent.textcalls import parse_text_tool_calls
 
-ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer"]
+ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call"]
+# A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
+# question to the user that merely mentions a tool).
+SOFT_PROBLEMS = {"announced_call"}
+_INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
+                     r"we'll|we need to|next,? I)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
 
 @dataclass
@@ -38,4 +45,20 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str]) -> Reply:
         return Reply(text=content, problem="max_tokens", detail="the reply was cut off at the length limit")
     if not content.strip():
         return Reply(problem="no_answer", detail="the reply was empty")
+    announced = announced_tool(content, tool_names)
+    if announced is not None:
+        return Reply(text=content.strip(), problem="announced_call",
+                     detail=f"it says it will call {announced}, but it holds no call, so nothing ran")
     return Reply(text=content.strip())
+
+
+def announced_tool(text: str, tool_names: Iterable[str]) -> str | None:
+    """The offered tool a reply says it is about to call ("I will call `get_order` with …"), if any."""
+    names = set(tool_names)
+    for match in _INTENT.finditer(text):
+        rest = text[match.end():match.end() + 160]
+        end = _SENTENCE_END.search(rest)
+        for name in re.findall(r"[A-Za-z_][\w-]*", rest[:end.start()] if end else rest):
+            if name in names:
+                return name
+    return None

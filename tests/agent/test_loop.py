@@ -358,3 +358,18 @@ async def test_the_system_prompt_names_only_tools_the_run_offers() -> None:
     model = ScriptedModel(answer("ok"))
     await run(model, Toolbox(registry, []))
     assert "tool" not in model.seen[0][0]["content"]
+
+
+async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_as_it_is() -> None:
+    announced = "I will call the `lookup` function with the key x."
+
+    def nudged(messages: list[dict[str, Any]]) -> ModelTurn:
+        assert "says it will call lookup, but it holds no call" in messages[-1]["content"]
+        return calls(("lookup", {"key": "x"}))
+
+    model = ScriptedModel(ModelTurn(content=announced), nudged, answer("41."))
+    assert (await run(model)).text == "41."
+    question = "To look that up I will use lookup: which key do you mean?"
+    model = ScriptedModel(ModelTurn(content=question), ModelTurn(content=question))
+    result = await run(model)
+    assert result.stop_reason == "done" and result.text == question

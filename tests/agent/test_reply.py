@@ -1,0 +1,53 @@
+"""Reading one model turn: native calls, calls written as text, answers, and replies that are neither."""
+
+from __future__ import annotations
+
+import pytest
+
+from sidekick.agent.chat import ModelTurn, ToolCall
+from sidekick.agent.reply import announced_tool, read_reply
+
+NAMES = ["find_user_by_name", "update_user_address", "get_user"]
+
+
+def test_native_calls_win_over_text_and_say_so() -> None:
+    turn = ModelTurn(content="Checking.", tool_calls=[ToolCall("c1", "get_user", '{"user_id": "u"}')])
+    reply = read_reply(turn, NAMES)
+    assert reply.path == "native" and reply.text == "Checking." and reply.problem is None
+
+
+def test_text_calls_are_read_with_the_text_parser() -> None:
+    reply = read_reply(ModelTurn(content='{"name": "get_user", "arguments": {"user_id": "u"}}'), NAMES)
+    assert reply.path == "text" and [c.name for c in reply.calls] == ["get_user"]
+
+
+@pytest.mark.parametrize("turn, problem", [
+    (ModelTurn(content=""), "no_answer"),
+    (ModelTurn(content=None), "no_answer"),
+    (ModelTurn(content="The answer is", finish_reason="length"), "max_tokens"),
+    (ModelTurn(content='{"name": "get_usr", "arguments": {}}'), "malformed_call"),
+    (ModelTurn(content="<tool_response>{}</tool_response>"), "invented_tool_result"),
+    (ModelTurn(content="I will call the `get_user` function with your id."), "announced_call"),
+])
+def test_replies_that_are_neither_call_nor_answer_name_their_problem(turn: ModelTurn, problem: str) -> None:
+    reply = read_reply(turn, NAMES)
+    assert reply.problem == problem and reply.calls == [] and reply.detail
+
+
+def test_a_call_like_reply_cut_off_at_the_limit_says_both() -> None:
+    reply = read_reply(ModelTurn(content='{"name": "get_user", "arguments": {"user_id": 1 +', finish_reason="length"),
+                       NAMES)
+    assert reply.problem == "malformed_call" and "cut off" in reply.detail
+
+
+@pytest.mark.parametrize("text, name", [
+    ("To resolve this issue, I need to find the user. I will call the `find_user_by_name` function.",
+     "find_user_by_name"),
+    ("Let me use update_user_address now", "update_user_address"),
+    ("I'll look up your account with get_user.", "get_user"),
+    ("I called get_user and your credit is 62.25.", None),
+    ("I will help. The get_user tool is not needed.", None),
+    ("Your credit is 62.25.", None),
+])
+def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, name: str | None) -> None:
+    assert announced_tool(text, NAMES) == name
