@@ -21,6 +21,9 @@ SETTINGS: dict[str, str] = {
     "SIDEKICK_MODEL": "model name (default gpt-4o-mini)",
     "SIDEKICK_API_KEY": "API key for the endpoint (falls back to OPENAI_API_KEY)",
     "SIDEKICK_STREAM": "1 to stream completions",
+    "SIDEKICK_MAX_TOKENS": "most tokens one model turn may generate (default 1024)",
+    "SIDEKICK_CONTEXT_TOKENS": "the model's context window in tokens, when the endpoint does not report it "
+                               "(the smaller wins when both are known)",
     "SIDEKICK_ALLOW_PRIVATE_URLS": "1 lets fetch_url reach private, loopback and link-local addresses",
     "SIDEKICK_SEARXNG_URL": "a SearxNG instance for web_search",
     "SIDEKICK_DDG_URL": "override the DuckDuckGo HTML endpoint web_search falls back to",

@@ -77,10 +77,27 @@ class ModelError(RpcError):
     CODE = -32010
     MESSAGE = "Model endpoint error"
 
-    def __init__(self, message: str | None = None, kind: str = "error", retryable: bool = False) -> None:
+    def __init__(self, message: str | None = None, kind: str = "error", retryable: bool = False,
+                 retry_after_s: float | None = None) -> None:
         super().__init__(message, {"kind": kind, "retryable": retryable})
         self.kind = kind
         self.retryable = retryable
+        self.retry_after_s = retry_after_s  # what the endpoint asked for (Retry-After), if anything
+
+
+class ContextOverflowError(ModelError):
+    """The prompt does not fit the model's context window (kind "context_overflow").
+
+    `context_tokens` is the window and `prompt_tokens` the prompt's size, when the endpoint said them.
+    """
+
+    def __init__(self, message: str, context_tokens: int | None = None, prompt_tokens: int | None = None) -> None:
+        super().__init__(message, kind="context_overflow")
+        self.context_tokens = context_tokens
+        self.prompt_tokens = prompt_tokens
+        for key, value in (("contextTokens", context_tokens), ("promptTokens", prompt_tokens)):
+            if value is not None:
+                self.data[key] = value
 
 
 class ConfigurationError(RpcError):

@@ -6,11 +6,14 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sidekick.agent.wire import ModelSettings, Usage
+from sidekick.agent.wire import MIN_CONTEXT_TOKENS, ModelSettings, Usage
 from sidekick.errors import ConfigurationError
 
 DEFAULT_MODEL = "gpt-4o-mini"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_MAX_TOKENS = 1024  # per model turn: a small model that rambles must not eat the window or the time
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_REQUEST_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -42,18 +45,26 @@ class ChatModel(Protocol):
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                        timeout_s: float | None) -> ModelTurn: ...
 
+    async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
+        """Estimated tokens (`sidekick.agent.tokens`) the messages may use with these tools, or None when the
+        context window is unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class ResolvedModelSettings:
+    """Model settings with every layer applied. `max_retries` counts retries after the first attempt."""
+
     base_url: str
     model: str
     api_key: str
     temperature: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
     stream: bool = False
     parallel_tool_calls: bool | None = None
-    max_retries: int = 2
-    request_timeout_s: float = 120.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S
+    context_tokens: int | None = None
 
 
 def _env(*names: str) -> str | None:
@@ -62,6 +73,29 @@ def _env(*names: str) -> str | None:
         if value:
             return value
     return None
+
+
+def env_int(name: str, minimum: int = 1) -> int | None:
+    """A whole-number setting from the environment; None when unset, a ConfigurationError when malformed."""
+    raw = _env(name)
+    if raw is None:
+        return None
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ConfigurationError(f"{name} must be a whole number of at least {minimum}, got {raw!r}")
+    return value
+
+
+def resolve_max_tokens(given: int | None) -> int:
+    """The per-turn completion limit: `given` → SIDEKICK_MAX_TOKENS → DEFAULT_MAX_TOKENS."""
+    if given is not None:
+        if given < 1:
+            raise ConfigurationError(f"max tokens must be at least 1, got {given}")
+        return given
+    return env_int("SIDEKICK_MAX_TOKENS") or DEFAULT_MAX_TOKENS
 
 
 def resolve_settings(given: ModelSettings | None) -> ResolvedModelSettings:
@@ -85,9 +119,10 @@ def resolve_settings(given: ModelSettings | None) -> ResolvedModelSettings:
         model=model,
         api_key=api_key,
         temperature=given.temperature,
-        max_tokens=given.max_tokens,
+        max_tokens=resolve_max_tokens(given.max_tokens),
         stream=given.stream if given.stream is not None else stream_env in ("1", "true", "yes"),
         parallel_tool_calls=given.parallel_tool_calls,
-        max_retries=given.max_retries if given.max_retries is not None else 2,
-        request_timeout_s=(given.request_timeout_ms or 120_000) / 1000,
+        max_retries=given.max_retries if given.max_retries is not None else DEFAULT_MAX_RETRIES,
+        request_timeout_s=given.request_timeout_ms / 1000 if given.request_timeout_ms else DEFAULT_REQUEST_TIMEOUT_S,
+        context_tokens=given.context_tokens or env_int("SIDEKICK_CONTEXT_TOKENS", MIN_CONTEXT_TOKENS),
     )

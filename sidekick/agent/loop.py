@@ -14,8 +14,8 @@ from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason
 from sidekick.agent.prompt import correction, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
-from sidekick.agent.transcript import fit_transcript
-from sidekick.errors import ModelError, RpcError
+from sidekick.agent.transcript import fitted
+from sidekick.errors import ContextOverflowError, ModelError, RpcError
 from sidekick.tools.base import ToolOutput
 from sidekick.transport import loads_strict
 
@@ -158,9 +158,7 @@ class AgentLoop:
                      deadline: float | None) -> StopReason:
         names = [s["name"] for s in specs]
         for _ in range(params.max_steps):
-            sent = fit_transcript(state.messages, params.transcript_budget_chars, state.task_index)
-            remaining = None if deadline is None else max(0.001, deadline - time.monotonic())
-            turn = await self.model.complete(sent, specs, remaining)
+            turn = await self._complete(params, specs, state, deadline)
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
@@ -188,6 +186,21 @@ class AgentLoop:
             await self._run_calls(reply.calls, state)
         return "max_steps"
 
+    async def _complete(self, params: RunParams, specs: list[dict[str, Any]], state: RunState,
+                        deadline: float | None) -> ModelTurn:
+        """One model turn on the transcript fitted to the endpoint's window. An overflow (the window was
+        unknown, or the estimate low) has taught the adapter the window: the second fit holds."""
+        def remaining() -> float | None:
+            return None if deadline is None else max(0.001, deadline - time.monotonic())
+
+        sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
+        try:
+            return await self.model.complete(sent, specs, remaining())
+        except ContextOverflowError as exc:
+            log.info("context overflow (%s); shrinking the transcript and trying once more", exc.message)
+        sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
+        return await self.model.complete(sent, specs, remaining())
+
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
         """Send an unusable reply back once with what was wrong; a second one in a row ends the run."""
         if state.corrections:
@@ -197,7 +210,7 @@ class AgentLoop:
         max_tokens = params.model.max_tokens if params.model else None
         state.messages.append({"role": "assistant", "content": reply.text or ""})
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
-                                                                     specs, max_tokens)})
+                                                                     specs, max_tokens, reply.tool)})
         self._report(f"model reply not usable ({reply.problem}): asked again")
 
     @staticmethod

@@ -1,38 +1,64 @@
 """The one adapter over the `openai` AsyncOpenAI client, and the only place its exceptions are known.
 
 `openai` is imported lazily (it costs ~0.5 s and ~50 MB), and clients are shared per endpoint so that
-many concurrent runs reuse one connection pool.
+many concurrent runs reuse one connection pool. Retries are ours, not the client's: the client would
+retry a generation that timed out (paying for it twice) and sleeps past the run's deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import logging
+import random
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
+from sidekick.agent import context
 from sidekick.agent.chat import ModelTurn, ResolvedModelSettings, ToolCall
+from sidekick.agent.tokens import message_tokens, tools_tokens
 from sidekick.agent.wire import Usage
-from sidekick.errors import ModelError
+from sidekick.errors import ContextOverflowError, ModelError
 
 MAX_CLIENTS = 16
+RETRIED_KINDS = {"connection", "rate_limit", "server"}  # never "timeout": the model may still be generating
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 8.0
+RETRY_AFTER_MAX_S = 30.0  # an endpoint that asks for a longer wait gets its error reported instead
+MIN_ATTEMPT_S = 1.0  # a retry needs at least this much of the run's time left to be worth sending
+DEADLINE_GRACE_S = 0.25  # the run's own deadline fires first, so a run out of time stops as "timeout"
+MAX_COMPLETION_TOKENS_HOSTS = {"api.openai.com"}  # its reasoning models refuse `max_tokens`
 _clients: dict[tuple[Any, ...], Any] = {}
+_closing: set[asyncio.Future[Any]] = set()
 log = logging.getLogger("sidekick.model")
 
 
 def _client(settings: ResolvedModelSettings) -> Any:
     # A client's connection pool belongs to the event loop it was made on, hence the loop in the key.
-    key = (id(asyncio.get_running_loop()), settings.base_url, settings.api_key, settings.max_retries)
+    key = (id(asyncio.get_running_loop()), settings.base_url, settings.api_key)
     client = _clients.pop(key, None)
     if client is None:
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key,
-                             max_retries=settings.max_retries)
-        if len(_clients) >= MAX_CLIENTS:
-            _clients.pop(next(iter(_clients)))  # the least recently used; its pool closes when collected
+        client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0)
+        # The limit counts this loop's clients only: another loop's cannot be closed from here (that loop
+        # has ended, in tests), and dropping them would only turn their open sockets into ResourceWarnings.
+        mine = [k for k in _clients if k[0] == key[0]]
+        if len(mine) >= MAX_CLIENTS:
+            closing = asyncio.ensure_future(_clients.pop(mine[0]).close())  # the least recently used
+            _closing.add(closing)
+            closing.add_done_callback(_closing.discard)
     _clients[key] = client
     return client
+
+
+async def close_clients() -> None:
+    """Close the pooled clients of the running event loop (a clean shutdown; tests)."""
+    loop_id = id(asyncio.get_running_loop())
+    for key in [k for k in _clients if k[0] == loop_id]:
+        await _clients.pop(key).close()
 
 
 def _redact(text: str, settings: ResolvedModelSettings) -> str:
@@ -41,16 +67,41 @@ def _redact(text: str, settings: ResolvedModelSettings) -> str:
     return text
 
 
+def retry_after_s(headers: Any) -> float | None:
+    """Seconds an answer's `retry-after-ms` or `Retry-After` (seconds or an HTTP date) asks to wait."""
+    if headers is None:
+        return None
+    for name, divisor in (("retry-after-ms", 1000), ("retry-after", 1)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) / divisor)
+        except ValueError:
+            when = email.utils.parsedate_tz(value) if name == "retry-after" else None
+            if when is not None:
+                return max(0.0, email.utils.mktime_tz(when) - time.time())
+    return None
+
+
 def map_openai_error(exc: Exception, settings: ResolvedModelSettings) -> ModelError:
     """Turn an `openai` exception into the sidekick's own ModelError with a clear, secret-free message."""
     import openai
 
     where = f"{settings.base_url} (model {settings.model})"
     detail = _redact(getattr(exc, "message", None) or str(exc), settings)
+    if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413, 422):
+        overflow = context.parse_overflow(exc.body, detail)
+        if overflow is not None:
+            window, prompt = overflow
+            size = f" of {window} tokens" if window else ""
+            return ContextOverflowError(f"The prompt does not fit the context window{size} of {where}: {detail}",
+                                        context_tokens=window, prompt_tokens=prompt)
     if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
         return ModelError(f"The model endpoint refused the API key at {where}: {detail}", kind="auth")
     if isinstance(exc, openai.RateLimitError):
-        return ModelError(f"Rate limited by {where} after retries: {detail}", kind="rate_limit", retryable=True)
+        return ModelError(f"Rate limited by {where}: {detail}", kind="rate_limit", retryable=True,
+                          retry_after_s=retry_after_s(exc.response.headers))
     if isinstance(exc, openai.APITimeoutError):
         return ModelError(f"The model at {where} did not answer in time", kind="timeout", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
@@ -62,7 +113,8 @@ def map_openai_error(exc: Exception, settings: ResolvedModelSettings) -> ModelEr
         return ModelError(f"The model endpoint {where} rejected the request: {detail}", kind="bad_request")
     if isinstance(exc, openai.APIStatusError):
         return ModelError(f"The model endpoint {where} failed with HTTP {exc.status_code}: {detail}",
-                          kind="server", retryable=exc.status_code >= 500)
+                          kind="server", retryable=exc.status_code >= 500,
+                          retry_after_s=retry_after_s(exc.response.headers))
     if isinstance(exc, (openai.APIResponseValidationError, json.JSONDecodeError, ValueError)):
         return ModelError(f"The model endpoint {where} sent a response that is not a valid chat completion: "
                           f"{detail}", kind="bad_response")
@@ -83,11 +135,9 @@ class OpenAIChatModel:
     def __init__(self, settings: ResolvedModelSettings) -> None:
         self.settings = settings
 
-    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                 timeout_s: float | None) -> dict[str, Any]:
+    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
         s = self.settings
-        request: dict[str, Any] = {"model": s.model, "messages": messages,
-                                   "timeout": min(filter(None, (timeout_s, s.request_timeout_s)))}
+        request: dict[str, Any] = {"model": s.model, "messages": messages}
         if tools:
             request["tools"] = [{"type": "function", "function": {
                 "name": t["name"], "description": t.get("description", ""), "parameters": t["inputSchema"]}}
@@ -97,19 +147,71 @@ class OpenAIChatModel:
         if s.temperature is not None:
             request["temperature"] = s.temperature
         if s.max_tokens is not None:
-            request["max_tokens"] = s.max_tokens
+            limit = "max_completion_tokens" if urlsplit(s.base_url).hostname in MAX_COMPLETION_TOKENS_HOSTS \
+                else "max_tokens"
+            request[limit] = s.max_tokens
         if s.stream:
             request["stream"] = True
             request["stream_options"] = {"include_usage": True}
         return request
 
+    async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
+        """Estimated tokens the messages may use beside `tools`, or None when the window is unknown."""
+        s = self.settings
+        discovered = await context.discover_window(_client(s), s.base_url, s.model)
+        window = context.known_window(s.base_url, s.model, s.context_tokens, discovered)
+        return None if window is None else context.prompt_budget(s.base_url, s.model, window, s.max_tokens, tools)
+
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
                        timeout_s: float | None) -> ModelTurn:
-        request = self._request(messages, tools, timeout_s)
-        timeout = request.pop("timeout")
+        request = self._request(messages, tools)
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(request, deadline)
+            except ContextOverflowError as exc:
+                estimate = sum(message_tokens(m) for m in messages) + tools_tokens(tools)
+                context.learn_overflow(self.settings.base_url, self.settings.model, exc.context_tokens,
+                                       exc.prompt_tokens, estimate, self.settings.max_tokens)
+                raise
+            except ModelError as exc:
+                delay = self._retry_delay(exc, attempt, deadline)
+                if delay is None:
+                    raise
+                log.info("%s; retry %d of %d in %.1f s", exc.message, attempt + 1, self.settings.max_retries, delay)
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    def _retry_delay(self, exc: ModelError, attempt: int, deadline: float | None) -> float | None:
+        if exc.kind not in RETRIED_KINDS or not exc.retryable or attempt >= self.settings.max_retries:
+            return None
+        if exc.retry_after_s is not None:
+            if exc.retry_after_s > RETRY_AFTER_MAX_S:
+                return None
+            delay = exc.retry_after_s
+        else:
+            delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** attempt) * (1 + random.random() / 4)
+        if deadline is not None and time.monotonic() + delay + MIN_ATTEMPT_S > deadline:
+            return None
+        return delay
+
+    async def _attempt(self, request: dict[str, Any], deadline: float | None) -> ModelTurn:
+        bound = self.settings.request_timeout_s
+        if deadline is not None:
+            bound = max(0.001, min(bound, deadline - time.monotonic() + DEADLINE_GRACE_S))
+        try:
+            # The whole request, reading the stream included: the client's own timeout bounds only the wait
+            # between two reads, which a model generating slowly never exceeds.
+            return await asyncio.wait_for(self._send(request, bound), bound)
+        except asyncio.TimeoutError:
+            raise ModelError(f"The model at {self.settings.base_url} (model {self.settings.model}) did not "
+                             f"answer within {bound:.1f} s", kind="timeout") from None
+
+    async def _send(self, request: dict[str, Any], timeout: float) -> ModelTurn:
         try:
             # The low-level `post` skips the client's recursive TypedDict transform of the body, which costs
-            # ~2 ms of CPU per call on a long transcript; errors, retries and parsing stay the client's.
+            # ~2 ms of CPU per call on a long transcript; errors and parsing stay the client's.
             from openai import AsyncStream
             from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -171,6 +273,8 @@ class OpenAIChatModel:
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             log.debug("malformed stream chunk: %r", exc)
             raise self._bad_response("streamed a chunk that is not a chat completion chunk (wrong shape)") from None
+        finally:
+            await stream.close()  # also when cancelled mid-stream: the connection must not stay checked out
         if not seen_choice:
             raise self._bad_response("streamed no choices")
         if finish is None:  # a stream cut short: its text and tool arguments are truncated

@@ -3,6 +3,7 @@ cannot be used (a broken call, an invented tool result, an empty or cut-off repl
 
 from __future__ import annotations
 
+import difflib
 import json
 from typing import Any
 
@@ -10,9 +11,10 @@ from sidekick.agent.wire import RunParams
 
 BASE_INSTRUCTIONS = (
     "You are a careful assistant with tools. Work step by step: call a tool when it helps, read its result, "
-    "and decide the next step from what it returned. When several calls do not depend on each other, make "
-    "them together in one reply. Never write a tool's result yourself: wait for the tool to return it. "
-    "When a tool fails, read the error and correct the call or try another way. When you have what the task "
+    "and decide the next step from what it returned. Keep going until the task is completely done. When "
+    "several calls do not depend on each other, make them together in one reply. Do not guess ids or other "
+    "values: take them from the task or look them up with a tool. Never write a tool's result yourself. When "
+    "a tool fails, read the error and correct the call or try another way. When you have what the task "
     "needs, answer plainly and concisely without calling more tools."
 )
 NO_TOOLS_INSTRUCTIONS = "You are a careful assistant. Answer plainly and concisely."
@@ -46,30 +48,38 @@ def system_prompt(params: RunParams, tool_names: list[str]) -> str:
     return "\n\n".join(parts)
 
 
-def _example_call(specs: list[dict[str, Any]]) -> str:
-    """A call of the run's first tool with its required arguments as placeholders."""
+def _example_call(specs: list[dict[str, Any]], name: str | None = None) -> str:
+    """A call of the named tool (else the run's first) with its required arguments as placeholders."""
     if not specs:
         return '{"name": "<tool>", "arguments": {}}'
-    schema = specs[0].get("inputSchema") or {}
-    required = [name for name in schema.get("required") or [] if isinstance(name, str)][:3]
-    return json.dumps({"name": specs[0]["name"], "arguments": {name: "…" for name in required}},
-                      ensure_ascii=False)
+    spec = next((s for s in specs if s["name"] == name), specs[0])
+    schema = spec.get("inputSchema") or {}
+    required = [key for key in schema.get("required") or [] if isinstance(key, str)][:4]
+    return json.dumps({"name": spec["name"], "arguments": {key: "…" for key in required}}, ensure_ascii=False)
 
 
-def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_tokens: int | None = None) -> str:
-    """The message that tells the model why its last reply could not be used and what to send instead."""
-    names = ", ".join(s["name"] for s in specs) or "none"
-    how = (f"To call a tool, use the tool-calling interface, or reply with only a JSON object like "
-           f"{_example_call(specs)} (one per call). The tools you can call: {names}. If you need no tool, "
-           f"answer in plain words without any JSON.")
+def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_tokens: int | None = None,
+               tool: str | None = None) -> str:
+    """The message that tells the model why its last reply could not be used and what to send instead.
+
+    `tool` is the tool the reply was about, when it named one: the example call uses it (or the offered
+    name closest to it).
+    """
+    names = [s["name"] for s in specs]
+    near = difflib.get_close_matches(tool, names, n=1, cutoff=0.5) if tool and tool not in names else []
+    example = _example_call(specs, tool if tool in names else (near[0] if near else None))
+    how = (f"To call a tool, reply with only the call, for example {example}, one per call. The tools you can "
+           f"call: {', '.join(names) or 'none'}.")
     if problem == "malformed_call":
-        return f"Your last reply looks like a tool call but could not be used: {detail}. {how}"
+        hint = f" Did you mean {near[0]}?" if near else ""
+        return (f"Your last reply looks like a tool call but could not be used: {detail}.{hint} {how} If you need "
+                "no tool, answer in plain words without any JSON.")
     if problem == "invented_tool_result":
-        return ("Your last reply contains a tool result that you wrote yourself; results come only from the "
-                f"tools. Call the tool and wait for its result, or answer from the results you were given. {how}")
+        return ("Your last reply contains a tool result that you wrote yourself; results come only from the tools. "
+                f"Reply with only the next tool call, or with your final answer from the results above. {how}")
     if problem == "announced_call":
-        return (f"Your last reply {detail}. If you need that tool, call it now. {how} If you have everything "
-                "the task needs, give your final answer instead.")
+        return (f"Your last reply {detail}. If you need that tool, reply now with only the call. {how} If you "
+                "already have everything the task needs, give your final answer instead.")
     if problem == "max_tokens":
         limit = f" of {max_tokens} tokens" if max_tokens else ""
         return (f"Your last reply was cut off at the length limit{limit} before it ended. Reply again, "

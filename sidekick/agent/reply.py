@@ -28,6 +28,7 @@ class Reply:
     problem: Optional[ReplyProblem] = None
     detail: str = ""
     path: Literal["native", "text", "none"] = "none"
+    tool: Optional[str] = None  # the tool an unusable reply was about, when it named one
 
 
 def read_reply(turn: ModelTurn, tool_names: Iterable[str]) -> Reply:
@@ -40,15 +41,15 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str]) -> Reply:
         return Reply(reading.calls, reading.text, path="text")
     if reading.problem is not None:
         cut = " (the reply was cut off at the length limit)" if turn.finish_reason == "length" else ""
-        return Reply(text=content, problem=reading.problem, detail=reading.detail + cut)
+        return Reply(text=content, problem=reading.problem, detail=reading.detail + cut, tool=reading.tool)
     if turn.finish_reason == "length":
         return Reply(text=content, problem="max_tokens", detail="the reply was cut off at the length limit")
     if not content.strip():
         return Reply(problem="no_answer", detail="the reply was empty")
     announced = announced_tool(content, tool_names)
     if announced is not None:
-        return Reply(text=content.strip(), problem="announced_call",
-                     detail=f"it says it will call {announced}, but it holds no call, so nothing ran")
+        return Reply(text=content.strip(), problem="announced_call", tool=announced,
+                     detail=f"says you will call {announced}, but it holds no call, so nothing ran")
     return Reply(text=content.strip())
 
 

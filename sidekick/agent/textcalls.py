@@ -61,6 +61,7 @@ class TextReading:
     text: str = ""
     problem: Optional[Problem] = None
     detail: str = ""
+    tool: Optional[str] = None  # the name a flagged call used
 
 
 @dataclass
@@ -330,4 +331,5 @@ def parse_text_tool_calls(content: str | None, known_tools: Iterable[str]) -> Te
             scan.calls, key=lambda c: c[0])]
         return TextReading(calls=calls, text=_remaining(before, scan.spans))
     problem, detail = _problem(before, scan, invented is not None)
-    return TextReading(text=content, problem=problem, detail=detail)
+    tool = (scan.broken or scan.unknown_names or [None])[0] if problem == "malformed_call" else None
+    return TextReading(text=content, problem=problem, detail=detail, tool=tool)

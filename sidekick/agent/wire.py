@@ -12,6 +12,7 @@ StopReason = Literal["done", "max_steps", "timeout", "token_budget", "error"]
 
 DEFAULT_MAX_STEPS = 10
 DEFAULT_TRANSCRIPT_BUDGET_CHARS = 60_000
+MIN_CONTEXT_TOKENS = 256
 
 
 class ModelSettings(WireModel):
@@ -23,11 +24,14 @@ class ModelSettings(WireModel):
     model: Optional[str] = None
     api_key: Optional[str] = Field(default=None, repr=False)
     temperature: Optional[float] = Field(default=None, ge=0, le=2)
-    max_tokens: Optional[int] = Field(default=None, gt=0)
+    max_tokens: Optional[int] = Field(default=None, gt=0, description=(
+        "Most tokens one model turn may generate (default $SIDEKICK_MAX_TOKENS, else 1024)"))
     stream: Optional[bool] = None
     parallel_tool_calls: Optional[bool] = None
     max_retries: Optional[int] = Field(default=None, ge=0, le=10)
     request_timeout_ms: Optional[int] = Field(default=None, gt=0)
+    context_tokens: Optional[int] = Field(default=None, ge=MIN_CONTEXT_TOKENS, description=(
+        "The model's context window in tokens; the smaller of this and what the endpoint reports is used"))
 
 
 class RunParams(WireModel):

@@ -11,6 +11,17 @@ from sidekick.commands import EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED, EXIT_STOPPE
 from sidekick.commands.live import LiveView
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="what to do, in plain words")
     parser.add_argument("--json", action="store_true", help="print the full result as JSON on stdout")
@@ -21,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout-ms", type=int)
     parser.add_argument("--tools", help="comma-separated tool names to enable (default: all)")
     parser.add_argument("--stream", action="store_true", help="stream completions from the endpoint")
+    parser.add_argument("--max-tokens", type=positive_int, metavar="N",
+                        help="most tokens one model turn may generate (default $SIDEKICK_MAX_TOKENS, else 1024)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     try:
         settings = resolve_settings(ModelSettings(model=args.model, base_url=args.base_url, api_key=args.api_key,
-                                                  stream=args.stream or None))
+                                                  stream=args.stream or None, max_tokens=args.max_tokens))
         params = RunParams(task=args.task, max_steps=args.max_steps, timeout_ms=args.timeout_ms, tools=names)
     except (ConfigurationError, ValidationError) as exc:
         print(f"sidekick run: {exc}", file=sys.stderr)

@@ -42,12 +42,13 @@ class UpfrontBaseline:
     """Runs baseline trials against one OpenAI-compatible endpoint; `close()` when done."""
 
     def __init__(self, base_url: str, api_key: str, model: str, temperature: float | None = None,
-                 timeout_s: float = 120.0) -> None:
-        from sidekick.agent.chat import ResolvedModelSettings
+                 timeout_s: float = 120.0, max_tokens: int | None = None) -> None:
+        from sidekick.agent.chat import ResolvedModelSettings, resolve_max_tokens
         from sidekick.agent.openai_model import OpenAIChatModel
 
         self.settings = ResolvedModelSettings(base_url=base_url, model=model, api_key=api_key,
-                                              temperature=temperature, request_timeout_s=timeout_s)
+                                              temperature=temperature, request_timeout_s=timeout_s,
+                                              max_tokens=resolve_max_tokens(max_tokens))
         self.model = OpenAIChatModel(self.settings)  # the loop's own adapter: same requests, errors, parsing
         self._registry: Any = None
 

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--concurrency", type=int, default=4, metavar="N", help="runs at once (default 4)")
     parser.add_argument("--max-steps", type=int, default=20, help="model turns per sidekick run (default 20)")
     parser.add_argument("--temperature", type=float, help="sampling temperature (default: the endpoint's)")
+    parser.add_argument("--max-tokens", type=int, metavar="N",
+                        help="most tokens one model turn may generate, in the loop and the baseline alike "
+                             "(default $SIDEKICK_MAX_TOKENS, else 1024)")
     parser.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                         help="time limit per run (default 300)")
     parser.add_argument("--no-chart", action="store_true", help="skip the PNG chart")
@@ -108,6 +111,8 @@ def main(args: argparse.Namespace) -> int:
             return _list(suite)
         if args.trials < 1 or args.concurrency < 1 or args.max_steps < 1:
             raise ValueError("--trials, --concurrency and --max-steps must be at least 1")
+        if args.max_tokens is not None and args.max_tokens < 1:
+            raise ValueError(f"--max-tokens must be at least 1, got {args.max_tokens}")
         tasks = select_tasks(suite, _task_ids(args.tasks))
     except ValueError as exc:
         print(f"sidekick eval: {exc}", file=sys.stderr)
@@ -117,11 +122,14 @@ def main(args: argparse.Namespace) -> int:
         print("sidekick eval: matplotlib is not installed, so no chart "
               "(pip install 'eliza-sidekick[eval]')", file=sys.stderr)
     try:
+        from sidekick.agent.chat import resolve_max_tokens
+
+        max_tokens = resolve_max_tokens(args.max_tokens)  # resolved once: the loop and the baseline get the same
         with _endpoint(args, suite) as (base_url, model, api_key):
             config = EvalConfig(base_url=base_url, model=model, api_key=api_key, trials=args.trials,
                                 baseline=args.baseline, task_ids=[t.id for t in tasks],
                                 concurrency=args.concurrency, max_steps=args.max_steps,
-                                temperature=args.temperature, timeout_s=args.timeout)
+                                temperature=args.temperature, timeout_s=args.timeout, max_tokens=max_tokens)
             bar = ProgressBar(len(tasks) * args.trials * len(config.modes), config.modes)
             try:
                 result = asyncio.run(run_eval(suite, config, bar))
@@ -135,7 +143,8 @@ def main(args: argparse.Namespace) -> int:
         return 1
     report = {"suite": suite.name, "description": suite.description, "model": model,
               "baseUrl": base_url if not args.model_script else f"scripted:{args.model_script}",
-              "trials": args.trials, "modes": config.modes, "durationS": result["durationS"],
+              "trials": args.trials, "maxTokens": max_tokens, "modes": config.modes,
+              "durationS": result["durationS"],
               "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
               "summary": summarise(suite, result["tasks"], result["runs"], args.trials),
               "tasks": [{"id": t.id, "category": t.category, "instruction": t.instruction,

@@ -41,6 +41,7 @@ class EvalConfig:
     max_steps: int = 20
     temperature: float | None = None
     timeout_s: float = 300.0
+    max_tokens: int | None = None  # None: each side's default (SIDEKICK_MAX_TOKENS, else 1024)
     sidekick_command: list[str] | None = None
     modes: list[str] = field(init=False)
 
@@ -85,9 +86,13 @@ def answer_problem(final_text: str, error_kind: str | None, tool_names: list[str
 
 async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfig) -> dict[str, Any]:
     environment = suite.new_environment(task)
-    model: dict[str, Any] = {"baseUrl": config.base_url, "model": config.model, "apiKey": config.api_key}
+    # One slow model turn may take the whole run's time (a cold prompt on a CPU server): no shorter bound.
+    model: dict[str, Any] = {"baseUrl": config.base_url, "model": config.model, "apiKey": config.api_key,
+                             "requestTimeoutMs": int(config.timeout_s * 1000)}
     if config.temperature is not None:
         model["temperature"] = config.temperature
+    if config.max_tokens is not None:
+        model["maxTokens"] = config.max_tokens
     params = {"task": task.instruction, "system": suite.system_prompt, "tools": list(task.builtins),
               "hostTools": suite.tool_specs(task), "model": model, "maxSteps": config.max_steps,
               "timeoutMs": int(config.timeout_s * 1000)}
@@ -104,7 +109,8 @@ async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfi
     return {"environment": environment, "answer": answer, "answerProblem": problem,
             "toolCalls": len(result.get("steps") or []),
             "stopReason": result.get("stopReason"), "error": error and error.get("message"),
-            "usage": result.get("usage") or {}, "modelTurns": result.get("modelTurns")}
+            "usage": result.get("usage") or {}, "modelTurns": result.get("modelTurns"),
+            "transcript": result.get("messages") or []}
 
 
 async def _upfront_trial(baseline: Any, suite: Suite, task: Task) -> dict[str, Any]:
@@ -159,7 +165,7 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
     try:
         if UPFRONT in config.modes:
             baseline = UpfrontBaseline(config.base_url, config.api_key, config.model, config.temperature,
-                                       config.timeout_s)
+                                       config.timeout_s, max_tokens=config.max_tokens)
         for trial in range(config.trials):
             jobs = [asyncio.create_task(one(mode, task, trial)) for task in tasks for mode in config.modes]
             try:

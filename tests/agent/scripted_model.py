@@ -25,8 +25,9 @@ def calls(*pairs: tuple[str, Any], content: str | None = None, tokens: int = 10)
 
 
 class ScriptedModel:
-    def __init__(self, *steps: Step) -> None:
+    def __init__(self, *steps: Step, budget: int | None = None) -> None:
         self.steps = list(steps)
+        self.budget = budget  # what prompt_budget() answers: None is an unknown context window
         self.seen: list[list[dict[str, Any]]] = []
         self.tools_seen: list[list[dict[str, Any]]] = []
         self.started = asyncio.Event()
@@ -40,6 +41,9 @@ class ScriptedModel:
         self.seen.append([dict(m) for m in messages])
         self.tools_seen.append(tools)
         return step(messages) if callable(step) else step
+
+    async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
+        return self.budget
 
     def assert_used_up(self) -> None:
         assert len(self.seen) == len(self.steps), f"{len(self.steps) - len(self.seen)} scripted step(s) unused"

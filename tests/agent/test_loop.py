@@ -364,7 +364,7 @@ async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_a
     announced = "I will call the `lookup` function with the key x."
 
     def nudged(messages: list[dict[str, Any]]) -> ModelTurn:
-        assert "says it will call lookup, but it holds no call" in messages[-1]["content"]
+        assert "says you will call lookup, but it holds no call" in messages[-1]["content"]
         return calls(("lookup", {"key": "x"}))
 
     model = ScriptedModel(ModelTurn(content=announced), nudged, answer("41."))
@@ -373,3 +373,45 @@ async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_a
     model = ScriptedModel(ModelTurn(content=question), ModelTurn(content=question))
     result = await run(model)
     assert result.stop_reason == "done" and result.text == question
+
+
+async def test_a_context_overflow_shrinks_the_transcript_and_retries_once() -> None:
+    from sidekick.errors import ContextOverflowError
+
+    class Overflowing(ScriptedModel):
+        async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                           timeout_s: float | None) -> ModelTurn:
+            if len(self.seen) == 1 and self.budget is None:
+                self.budget = 400  # what the adapter learned from the overflow error
+                raise ContextOverflowError("request (9000 tokens) exceeds the available context size", 512, 9000)
+            return await super().complete(messages, tools, timeout_s)
+
+    class Page(Tool):
+        name = "page"
+        description = "A long page."
+        Args = ToolArgs
+
+        async def run(self, args: ToolArgs) -> str:
+            return "1234567890 " * 1000
+
+    registry = ToolRegistry()
+    registry.add(Page())
+    model = Overflowing(calls(("page", {})), answer("read it"))
+    result = await run(model, Toolbox(registry, ["page"]))
+    assert result.stop_reason == "done" and len(model.seen) == 2
+    page = tool_results(model.seen[1])[0]
+    assert len(page) < 1500 and "cut to fit" in page
+
+
+async def test_a_second_overflow_ends_the_run_with_its_kind() -> None:
+    from sidekick.errors import ContextOverflowError
+
+    class AlwaysOverflowing(ScriptedModel):
+        async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                           timeout_s: float | None) -> ModelTurn:
+            self.seen.append(messages)
+            raise ContextOverflowError("too long", 512, 9000)
+
+    model = AlwaysOverflowing(answer("never"), answer("never"))
+    result = await run(model)
+    assert result.stop_reason == "error" and result.error.kind == "context_overflow" and len(model.seen) == 2

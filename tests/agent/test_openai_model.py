@@ -11,6 +11,9 @@ from sidekick.agent.wire import ModelSettings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.errors import ConfigurationError, ModelError
 from sidekick.testing.scripted_server import ScriptedOpenAIServer
+from tests.agent.endpoints import fresh_adapter  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fresh_adapter")
 
 TOOLS = [{"name": "calculate", "description": "math", "inputSchema": {"type": "object"}}]
 

@@ -378,7 +378,9 @@ def test_the_model_reaches_only_the_host_tools_it_was_offered(reply: dict[str, A
             assert result["steps"][0]["ok"] is False and result["steps"][0]["source"] == "unknown"
             tool_message = [m for m in result["messages"] if m["role"] == "tool"][0]["content"]
             assert "Unknown tool" in tool_message and "SEND_MESSAGE" in tool_message
-        else:
-            assert result["steps"] == [] and server.calls == 1  # text that names no offered tool is an answer
+        else:  # text naming no offered tool is never a call: the model is told so once and answers
+            assert result["steps"] == [] and server.calls == 2 and result["text"] == "gave up"
+            correction = [m for m in result["messages"] if m["role"] == "user"][1]["content"]
+            assert "no tool named 'DELETE_EVERYTHING'" in correction and "SEND_MESSAGE" in correction
     finally:
         assert process.close() == 0
