@@ -25,7 +25,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sidekick.testing.scripted_server import ScriptedOpenAIServer  # noqa: E402
+from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results  # noqa: E402
 from tests.support.process import rss_kb  # noqa: E402
 
 HOST_TOOL = {"name": "HOST_NOTE", "description": "Note something on the host",
@@ -36,7 +36,7 @@ MIX = (("ping", 70), ("calc", 18), ("run", 4), ("run_calc", 2), ("run_host", 3),
 
 def model_script(body: dict[str, Any]) -> dict[str, Any]:
     task = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    results = tool_results(body)
     kind, tag = task.split(" ", 1)
     if kind == "run_calc" and not results:
         return {"tool_calls": [{"name": "calculate", "arguments": {"expression": "6 * 7"}}]}

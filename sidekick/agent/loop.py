@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import correction, system_prompt
+from sidekick.agent.prompt import TOOL_ERROR_HINT, correction, system_prompt, task_reminder
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
@@ -193,13 +193,17 @@ class AgentLoop:
         def remaining() -> float | None:
             return None if deadline is None else max(0.001, deadline - time.monotonic())
 
-        sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
-        try:
+        async def send() -> ModelTurn:
+            sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
+            if sent[-1].get("role") == "tool":  # in what is sent only: the returned transcript stays clean
+                sent = [*sent[:-1], {**sent[-1], "content": sent[-1]["content"] + task_reminder(params.task)}]
             return await self.model.complete(sent, specs, remaining())
+
+        try:
+            return await send()
         except ContextOverflowError as exc:
             log.info("context overflow (%s); shrinking the transcript and trying once more", exc.message)
-        sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
-        return await self.model.complete(sent, specs, remaining())
+        return await send()
 
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
         """Send an unusable reply back once with what was wrong; a second one in a row ends the run."""
@@ -258,7 +262,10 @@ class AgentLoop:
         for call, (output, arguments, duration_ms) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
-            content = f"Error: {text}" if output.is_error and not text.startswith("Error") else text
+            if output.is_error:
+                content = f"{text if text.startswith('Error') else 'Error: ' + text}\n{TOOL_ERROR_HINT}"
+            else:
+                content = text
             state.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
             step = Step(tool=call.name, arguments=arguments if arguments is not None else call.arguments,
                         ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),

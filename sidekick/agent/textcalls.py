@@ -36,7 +36,7 @@ ARGUMENT_KEYS = ("arguments", "parameters", "args", "input", "tool_input")
 CALL_SHAPE_KEYS = {"name", "arguments", "parameters", "id", "type"}
 
 # Wrappers that only frame a call; blanked (same length, so offsets hold) before the JSON scan.
-_FRAMES = re.compile(r"</?tool_call>|</?tools>|</?function_call>|<\|/?tool_call\|>|<\|python_tag\|>|"
+_FRAMES = re.compile(r"</?tool_call>|</?tools>|</?function_call>|</?tool_response>|</?tool_result>|<\|/?tool_call\|>|<\|python_tag\|>|"
                      r"\[TOOL_CALLS\]|\[/TOOL_CALLS\]|<\|eom_id\|>|<\|eot_id\|>|<\|im_end\|>|<\|end\|>")
 _CALL_MARKERS = re.compile(r"<tool_call>|<\|tool_call\|>|<\|python_tag\|>|\[TOOL_CALLS\]|<function=")
 # Where a model starts writing what a tool answered, or the next turn of the conversation, itself.
@@ -306,6 +306,18 @@ def _problem(text: str, scan: _Scan, invented: bool) -> tuple[Optional[Problem],
     return None, ""
 
 
+def _scan(text: str, known: set[str]) -> _Scan:
+    scan = _Scan(known=known)
+    _scan_tagged(text, scan)
+    _scan_json(_FRAMES.sub(lambda m: " " * len(m.group()), text), scan)
+    if not scan.calls:
+        stripped = re.sub(r"^```[\w-]*\s*|\s*```$", "", text.strip())
+        found = _pythonic(stripped, known) if stripped[:1] == "[" or "(" in stripped[:80] else None
+        if found:
+            scan.take(0, len(text), found)
+    return scan
+
+
 def parse_text_tool_calls(content: str | None, known_tools: Iterable[str]) -> TextReading:
     """Find tool calls in `content`, in every form above, for the tools in `known_tools`.
 
@@ -318,14 +330,13 @@ def parse_text_tool_calls(content: str | None, known_tools: Iterable[str]) -> Te
     scanned = content[:MAX_SCANNED_CHARS]
     invented = _INVENTED.search(scanned)
     before = scanned[:invented.start()] if invented else scanned
-    scan = _Scan(known=set(known_tools))
-    _scan_tagged(before, scan)
-    _scan_json(_FRAMES.sub(lambda m: " " * len(m.group()), before), scan)
-    if not scan.calls:
-        stripped = re.sub(r"^```[\w-]*\s*|\s*```$", "", before.strip())
-        found = _pythonic(stripped, scan.known) if stripped[:1] == "[" or "(" in stripped[:80] else None
-        if found:
-            scan.take(0, len(before), found)
+    known = set(known_tools)
+    scan = _scan(before, known)
+    if not scan.calls and invented:
+        # A call wrapped in a tool-response tag by mistake is still the model's call, not a made-up result.
+        whole = _scan(scanned, known)
+        if whole.calls:
+            scan, before = whole, scanned
     if scan.calls:
         calls = [ToolCall(id="", name=name, arguments=arguments) for _, name, arguments in sorted(
             scan.calls, key=lambda c: c[0])]

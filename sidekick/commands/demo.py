@@ -28,7 +28,9 @@ HOST_TOOL = {"name": "SAVE_NOTE", "description": "Save a short note in the agent
 
 def demo_model(body: dict[str, Any]) -> dict[str, Any]:
     """The embedded model: its next step depends on what the previous tool returned."""
-    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    from sidekick.testing.scripted_server import tool_results
+
+    results = tool_results(body)
     task = next(m["content"] for m in body["messages"] if m["role"] == "user")
     if not results:
         url = re.search(r"https?://\S+", task).group(0).rstrip(",.")  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from sidekick.agent.loop import AgentLoop, parse_arguments
 from sidekick.agent.chat import ModelTurn
+from sidekick.agent.prompt import TOOL_ERROR_HINT, without_reminder
 from sidekick.agent.wire import RunParams
 from sidekick.agent.toolbox import Toolbox
 from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
@@ -89,12 +90,14 @@ async def run(scripted: ScriptedModel, box: Toolbox | None = None, **params: Any
 
 
 def tool_results(messages: list[dict[str, Any]]) -> list[str]:
-    return [m["content"] for m in messages if m["role"] == "tool"]
+    return [without_reminder(m["content"]) for m in messages if m["role"] == "tool"]
 
 
 async def test_the_next_call_depends_on_the_previous_result() -> None:
     def second(messages: list[dict[str, Any]]) -> ModelTurn:
-        assert messages[-1] == {"role": "tool", "tool_call_id": "call_0", "content": "41"}
+        assert messages[-1] == {"role": "tool", "tool_call_id": "call_0",
+                                "content": "41\n\n(Your task: do it. Call the next tool you need, or answer if you "
+                                           "have everything.)"}
         return calls(("add", {"a": 41, "b": 1}))
 
     model = ScriptedModel(calls(("lookup", {"key": "x"})), second, answer("The answer is 42."))
@@ -117,7 +120,7 @@ async def test_parallel_calls_run_concurrently_and_answer_in_order() -> None:
     lookup.gate.set()
     result = await within(task)
     transcript = model.seen[1]
-    assert [(m["tool_call_id"], m["content"]) for m in transcript if m["role"] == "tool"] == [
+    assert [(m["tool_call_id"], without_reminder(m["content"])) for m in transcript if m["role"] == "tool"] == [
         ("call_0", "41"), ("call_1", "1"), ("call_2", "3")]
     assert lookup.peak == 2 and [s.ok for s in result.steps] == [True, True, True]
 
@@ -228,7 +231,8 @@ async def test_host_tools_are_called_and_their_answers_and_errors_fed_back() -> 
                           answer("ok"))
     result = await run(model, toolbox(host, [spec]))
     assert seen == [("SEND_MESSAGE", {"text": "hi"}), ("SEND_MESSAGE", {"text": "fail"})]
-    assert tool_results(model.seen[1]) == ["sent!", "Error: SEND_MESSAGE failed on the host: action crashed"]
+    assert tool_results(model.seen[1]) == ["sent!", "Error: SEND_MESSAGE failed on the host: action crashed\n"
+                                           + TOOL_ERROR_HINT]
     assert [s.source for s in result.steps] == ["host", "host"]
     assert "SEND_MESSAGE" in [t["name"] for t in model.tools_seen[0]]
 

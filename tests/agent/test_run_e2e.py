@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from sidekick.testing.scripted_server import ScriptedOpenAIServer
+from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results
 from sidekick.testing.pages import PageServer
 from tests.support.process import SidekickProcess
 
@@ -29,23 +29,23 @@ def run_params(server: ScriptedOpenAIServer, **extra: Any) -> dict[str, Any]:
 
 
 def last_tool_result(body: dict[str, Any]) -> str:
-    return [m for m in body["messages"] if m["role"] == "tool"][-1]["content"]
+    return tool_results(body)[-1]
 
 
 @pytest.mark.parametrize("stream", [False, True])
 def test_fetch_then_calculate_then_answer(sidekick: SidekickProcess, pages: PageServer, stream: bool) -> None:
     def script(body: dict[str, Any]) -> dict[str, Any]:
-        tool_messages = [m for m in body["messages"] if m["role"] == "tool"]
+        tool_messages = tool_results(body)
         if not tool_messages:
             assert {t["function"]["name"] for t in body["tools"]} >= {"calculate", "fetch_url", "web_search"}
             assert "parallel_tool_calls" not in body
             return {"tool_calls": [{"name": "fetch_url", "arguments": {"url": pages.url("/report")}}]}
         if len(tool_messages) == 1:
-            page = tool_messages[0]["content"]
+            page = tool_messages[0]
             assert "1234567" in page and "var units" not in page
             units = page.split("Units sold this quarter: ")[1].split()[0].strip('",')
             return {"tool_calls": [{"name": "calculate", "arguments": {"expression": f"{units} * 0.175"}}]}
-        return {"content": f"The tax is {tool_messages[-1]['content']}."}
+        return {"content": f"The tax is {tool_messages[-1]}."}
 
     with ScriptedOpenAIServer(script) as server:
         sidekick.initialize()
@@ -81,7 +81,7 @@ def test_host_tools_progress_and_a_ping_while_waiting_on_the_host(sidekick: Side
     assert "SEND_TWEET" in progress[0]["message"]
     result = answer["result"]
     assert result["text"] == "Posted." and result["steps"][0]["source"] == "host"
-    assert json.loads(json.dumps(server.requests[1]["messages"][-1]))["content"] == "tweet 42 posted"
+    assert tool_results(json.loads(json.dumps(server.requests[1]))) == ["tweet 42 posted"]
 
 
 def test_cancel_abandons_the_model_call_and_sends_no_answer(sidekick: SidekickProcess) -> None:

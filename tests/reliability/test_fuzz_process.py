@@ -19,7 +19,7 @@ from typing import Any
 from hypothesis import HealthCheck, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from sidekick.testing.scripted_server import ScriptedOpenAIServer
+from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results
 from tests.reliability.support import rss_kb, strict_process, wait_for
 from tests.support.process import SidekickProcess
 
@@ -32,7 +32,7 @@ _ids = itertools.count(1)
 def host_script(body: dict[str, Any]) -> dict[str, Any]:
     """Call the host tool once with the task as its tag, then answer with the tag and the tool's result."""
     task = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
-    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    results = tool_results(body)
     if not results:
         return {"tool_calls": [{"name": "HOST_ECHO", "arguments": {"tag": task}}]}
     return {"content": f"done {task} with {results[-1]}"}

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from sidekick.testing.scripted_server import ScriptedOpenAIServer
+from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results
 from tests.reliability.support import drain_messages, ping_barrier, rss_kb, spawn_raw, strict_process
 from tests.support.process import SidekickProcess
 
@@ -20,7 +20,7 @@ TOOL = {"name": "LOOKUP", "description": "Look something up on the host",
 
 
 def lookup_then_answer(body: dict[str, Any]) -> dict[str, Any]:
-    results = [m["content"] for m in body["messages"] if m["role"] == "tool"]
+    results = tool_results(body)
     if not results:
         return {"tool_calls": [{"name": "LOOKUP", "arguments": {"q": "x"}}]}
     return {"content": f"saw: {results[-1]}"}
