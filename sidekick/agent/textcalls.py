@@ -22,7 +22,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Optional
+from typing import Any, Iterable, Iterator, Literal, Optional
 
 from sidekick.agent.chat import ToolCall
 
@@ -129,10 +129,10 @@ def _calls_in(value: Any, scan: _Scan) -> list[tuple[str, Any]] | None:
     return None
 
 
-def _balanced_end(text: str, start: int) -> int | None:
-    """The end of the bracketed span opening at `start`, skipping quoted strings; None if it never closes."""
-    depth, quote, escaped = 0, "", False
-    for index in range(start, min(len(text), start + MAX_REPAIRED_CHARS)):
+def _brackets(text: str, start: int, stop: int) -> Iterator[tuple[int, str]]:
+    """The brackets of `text[start:stop]` that are outside quoted strings, with their offsets."""
+    quote, escaped = "", False
+    for index in range(start, stop):
         char = text[index]
         if quote:
             if escaped:
@@ -143,33 +143,29 @@ def _balanced_end(text: str, start: int) -> int | None:
                 quote = ""
         elif char in "\"'":
             quote = char
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-            if depth == 0:
-                return index + 1
+        elif char in "{[]}":
+            yield index, char
+
+
+def _balanced_end(text: str, start: int) -> int | None:
+    """The end of the bracketed span opening at `start`; None if it never closes."""
+    depth = 0
+    for index, char in _brackets(text, start, min(len(text), start + MAX_REPAIRED_CHARS)):
+        depth += 1 if char in "{[" else -1
+        if depth == 0:
+            return index + 1
     return None
 
 
 def _closed(piece: str) -> str:
     """`piece` with the brackets it left open closed: small models drop the last brace of a call."""
-    openers, quote, escaped = [], "", False
-    for char in piece:
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in "\"'":
-            quote = char
-        elif char in "{[":
-            openers.append("}" if char == "{" else "]")
-        elif char in "}]" and openers:
-            openers.pop()
-    return piece.rstrip() + "".join(reversed(openers)) if not quote else piece
+    closers: list[str] = []
+    for _, char in _brackets(piece, 0, len(piece)):
+        if char in "{[":
+            closers.append("}" if char == "{" else "]")
+        elif closers:
+            closers.pop()
+    return piece.rstrip() + "".join(reversed(closers))
 
 
 def _repaired(span: str) -> Any:
