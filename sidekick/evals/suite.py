@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 ENTRY_POINT_GROUP = "sidekick.eval_suites"
-BUILTIN_SUITES = {"shop": "sidekick.evals.shop:ShopSuite"}
+BUILTIN_SUITES = {"shop": "sidekick.evals.shop:ShopSuite", "clinic": "sidekick.evals.clinic:ClinicSuite"}
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def test_bad_options_exit_2_with_a_message(tmp_path: Path, capsys: pytest.Captur
 def test_list_names_the_suites_and_tasks(capsys: pytest.CaptureFixture[str]) -> None:
     assert run_cli("--list") == 0
     out = capsys.readouterr().out
-    assert "suites: shop" in out and "recovery-flaky-search" in out
+    assert out.splitlines()[0] == "suites: clinic, shop" and "recovery-flaky-search" in out
 
 
 def test_an_unreachable_endpoint_aborts_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str],
