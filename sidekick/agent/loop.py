@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import TOOL_ERROR_HINT, correction, system_prompt, task_reminder
+from sidekick.agent.prompt import TOOL_ERROR_HINT, correction, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
@@ -162,7 +162,7 @@ class AgentLoop:
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
-            reply = read_reply(turn, names)
+            reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"])
             if reply.problem in SOFT_PROBLEMS and state.corrections:
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:
@@ -195,8 +195,6 @@ class AgentLoop:
 
         async def send() -> ModelTurn:
             sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
-            if sent[-1].get("role") == "tool":  # in what is sent only: the returned transcript stays clean
-                sent = [*sent[:-1], {**sent[-1], "content": sent[-1]["content"] + task_reminder(params.task)}]
             return await self.model.complete(sent, specs, remaining())
 
         try:

@@ -20,8 +20,6 @@ BASE_INSTRUCTIONS = (
 NO_TOOLS_INSTRUCTIONS = "You are a careful assistant. Answer plainly and concisely."
 CALCULATE_HINT = "Use the calculate tool for arithmetic instead of computing in your head."
 MAX_CONTEXT_CHARS = 8_000
-MAX_REMINDER_CHARS = 600
-REMINDER_START = "\n\n(Your task: "
 TOOL_ERROR_HINT = "Fix the call or try another tool; if the task cannot be done, say why."
 
 
@@ -49,22 +47,6 @@ def system_prompt(params: RunParams, tool_names: list[str]) -> str:
         if rendered:
             parts.append("Context from the host:\n" + rendered)
     return "\n\n".join(parts)
-
-
-def task_reminder(task: str) -> str:
-    """Said after the newest tool results: small models lose the task once results pile up, and answer
-    the first part of it, or stop after an error."""
-    shown = task.strip()
-    if len(shown) > MAX_REMINDER_CHARS:
-        shown = shown[:MAX_REMINDER_CHARS] + "…"
-    if shown[-1:].isalnum():
-        shown += "."
-    return f"{REMINDER_START}{shown} Call the next tool you need, or answer if you have everything.)"
-
-
-def without_reminder(content: str) -> str:
-    """A tool result as the tool returned it, without the task reminder the loop sent after it."""
-    return content.split(REMINDER_START, 1)[0]
 
 
 def _example_call(specs: list[dict[str, Any]], name: str | None = None) -> str:

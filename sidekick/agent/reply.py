@@ -16,6 +16,7 @@ ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "
 SOFT_PROBLEMS = {"announced_call"}
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
                      r"we'll|we need to|next,? I)\b", re.IGNORECASE)
+_RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
 
@@ -31,12 +32,21 @@ class Reply:
     tool: Optional[str] = None  # the tool an unusable reply was about, when it named one
 
 
-def read_reply(turn: ModelTurn, tool_names: Iterable[str]) -> Reply:
-    """Calls first (native, else written in the text), then an answer; anything else is a problem."""
+def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterable[str] = ()) -> Reply:
+    """Calls first (native, else written in the text), then an answer; anything else is a problem.
+
+    `tool_results` are the results the run has shown the model: a tool-response block that only quotes
+    one of them is the model repeating what it read, not an invented result, and is left out.
+    """
     content = turn.content or ""
     if turn.tool_calls:
         return Reply(turn.tool_calls, content.strip(), path="native")
-    reading = parse_text_tool_calls(content, tool_names)
+    names = list(tool_names)
+    reading = parse_text_tool_calls(content, names)
+    if reading.problem == "invented_tool_result":
+        unquoted = _without_quoted_results(content, list(tool_results))
+        if unquoted != content:
+            return read_reply(ModelTurn(content=unquoted, finish_reason=turn.finish_reason), names)
     if reading.calls:
         return Reply(reading.calls, reading.text, path="text")
     if reading.problem is not None:
@@ -51,6 +61,16 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str]) -> Reply:
         return Reply(text=content.strip(), problem="announced_call", tool=announced,
                      detail=f"says you will call {announced}, but it holds no call, so nothing ran")
     return Reply(text=content.strip())
+
+
+def _without_quoted_results(content: str, results: list[str]) -> str:
+    """`content` without the tool-response blocks that quote a real result; unchanged if any block does not."""
+    seen = [" ".join(result.split()) for result in results]
+    blocks = list(_RESPONSE_BLOCK.finditer(content))
+    quoted = [b for b in blocks if (body := " ".join(b.group(1).split())) and any(body in r for r in seen)]
+    if not blocks or len(quoted) != len(blocks):
+        return content
+    return _RESPONSE_BLOCK.sub("", content).strip()
 
 
 def announced_tool(text: str, tool_names: Iterable[str]) -> str | None:

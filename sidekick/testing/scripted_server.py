@@ -27,11 +27,8 @@ Script = Union[list[Reply], Callable[[dict[str, Any]], Reply]]
 
 
 def tool_results(body: dict[str, Any]) -> list[str]:
-    """The tool results a request shows the model, as the tools returned them (the loop's reminder of the
-    task after the newest one left out)."""
-    from sidekick.agent.prompt import without_reminder
-
-    return [without_reminder(m["content"]) for m in body.get("messages") or [] if m.get("role") == "tool"]
+    """The tool results a request shows the model, oldest first."""
+    return [m["content"] for m in body.get("messages") or [] if m.get("role") == "tool"]
 
 
 class ScriptExhausted(AssertionError):

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from sidekick.agent.loop import AgentLoop, parse_arguments
 from sidekick.agent.chat import ModelTurn
-from sidekick.agent.prompt import TOOL_ERROR_HINT, without_reminder
+from sidekick.agent.prompt import TOOL_ERROR_HINT
 from sidekick.agent.wire import RunParams
 from sidekick.agent.toolbox import Toolbox
 from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
@@ -90,14 +90,12 @@ async def run(scripted: ScriptedModel, box: Toolbox | None = None, **params: Any
 
 
 def tool_results(messages: list[dict[str, Any]]) -> list[str]:
-    return [without_reminder(m["content"]) for m in messages if m["role"] == "tool"]
+    return [m["content"] for m in messages if m["role"] == "tool"]
 
 
 async def test_the_next_call_depends_on_the_previous_result() -> None:
     def second(messages: list[dict[str, Any]]) -> ModelTurn:
-        assert messages[-1] == {"role": "tool", "tool_call_id": "call_0",
-                                "content": "41\n\n(Your task: do it. Call the next tool you need, or answer if you "
-                                           "have everything.)"}
+        assert messages[-1] == {"role": "tool", "tool_call_id": "call_0", "content": "41"}
         return calls(("add", {"a": 41, "b": 1}))
 
     model = ScriptedModel(calls(("lookup", {"key": "x"})), second, answer("The answer is 42."))
@@ -120,7 +118,7 @@ async def test_parallel_calls_run_concurrently_and_answer_in_order() -> None:
     lookup.gate.set()
     result = await within(task)
     transcript = model.seen[1]
-    assert [(m["tool_call_id"], without_reminder(m["content"])) for m in transcript if m["role"] == "tool"] == [
+    assert [(m["tool_call_id"], m["content"]) for m in transcript if m["role"] == "tool"] == [
         ("call_0", "41"), ("call_1", "1"), ("call_2", "3")]
     assert lookup.peak == 2 and [s.ok for s in result.steps] == [True, True, True]
 

@@ -51,3 +51,11 @@ def test_a_call_like_reply_cut_off_at_the_limit_says_both() -> None:
 ])
 def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, name: str | None) -> None:
     assert announced_tool(text, NAMES) == name
+
+
+def test_a_tool_response_block_that_quotes_a_real_result_is_not_an_invention() -> None:
+    quoted = "<tool_response>\nError: no user with id 'u_1'\n</tool_response>\nI will call get_user with u_jonah."
+    reply = read_reply(ModelTurn(content=quoted), NAMES, ["Error: no user with id 'u_1'\nFix the call."])
+    assert reply.problem == "announced_call" and reply.tool == "get_user"
+    invented = "<tool_response>\n{\"credit\": 5}\n</tool_response>\nYou have 5."
+    assert read_reply(ModelTurn(content=invented), NAMES, ["Error: no user"]).problem == "invented_tool_result"
