@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import TOOL_ERROR_HINT, correction, system_prompt
+from sidekick.agent.prompt import REPEATED_CALL_NOTE, TOOL_ERROR_HINT, correction, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
@@ -52,6 +52,7 @@ class RunState:
     model_turns: int = 0
     corrections: int = 0
     call_ids: set[str] = field(default_factory=set)
+    succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
 
     def new_messages(self) -> list[dict[str, Any]]:
         return self.messages[self.task_index:]
@@ -74,6 +75,10 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
             return value, None
         return None, f"the arguments must be a JSON object, got {type(value).__name__}"
     return None, f"the arguments must be a JSON object, got {type(raw).__name__}"
+
+
+def _call_key(name: str, arguments: dict[str, Any] | None) -> str:
+    return name + json.dumps(arguments or {}, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _arguments_text(raw: Any) -> str:
@@ -239,15 +244,20 @@ class AgentLoop:
     async def _run_calls(self, calls: list[ToolCall], state: RunState) -> None:
         limit = asyncio.Semaphore(MAX_PARALLEL_TOOLS)
 
-        async def one(call: ToolCall) -> tuple[ToolOutput, dict[str, Any] | None, float]:
+        async def one(call: ToolCall) -> tuple[ToolOutput, dict[str, Any] | None, float, bool]:
             async with limit:
                 begun = time.perf_counter()
                 arguments, problem = parse_arguments(call.arguments)
                 if problem is not None:
                     output = ToolOutput(f"Could not call {call.name}: {problem}.", is_error=True)
+                elif _call_key(call.name, arguments) in state.succeeded:
+                    # Small models call the same thing again instead of answering; the run does not repeat
+                    # the call (nor its side effects) and says so. A failed call may be retried.
+                    earlier = state.succeeded[_call_key(call.name, arguments)]
+                    return ToolOutput(f"{earlier}\n{REPEATED_CALL_NOTE}"), arguments, 0.0, True
                 else:
                     output = await self.toolbox.call(call.name, arguments or {})
-                return output, arguments, (time.perf_counter() - begun) * 1000
+                return output, arguments, (time.perf_counter() - begun) * 1000, False
 
         tasks = [asyncio.ensure_future(one(c)) for c in calls]
         try:
@@ -257,7 +267,7 @@ class AgentLoop:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        for call, (output, arguments, duration_ms) in zip(calls, results):
+        for call, (output, arguments, duration_ms, repeated) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
             if output.is_error:
@@ -265,8 +275,10 @@ class AgentLoop:
             else:
                 content = text
             state.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            if not output.is_error and not repeated:
+                state.succeeded[_call_key(call.name, arguments)] = text
             step = Step(tool=call.name, arguments=arguments if arguments is not None else call.arguments,
                         ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),
-                        source=self.toolbox.source(call.name))
+                        source=self.toolbox.source(call.name), repeated=repeated)
             state.steps.append(step)
             self._report(f"{call.name} → {'ok' if step.ok else 'error'}: {' '.join(step.preview.split())[:80]}")

@@ -20,6 +20,8 @@ BASE_INSTRUCTIONS = (
 NO_TOOLS_INSTRUCTIONS = "You are a careful assistant. Answer plainly and concisely."
 CALCULATE_HINT = "Use the calculate tool for arithmetic instead of computing in your head."
 MAX_CONTEXT_CHARS = 8_000
+REPEATED_CALL_NOTE = ("(You already made this exact call, and this is its result again; it was not run twice. "
+                      "Use the result, or make a different call.)")
 TOOL_ERROR_HINT = "Fix the call or try another tool; if the task cannot be done, say why."
 
 

@@ -73,6 +73,7 @@ class Step(WireModel):
     preview: str
     duration_ms: float
     source: Literal["builtin", "host", "unknown"] = "builtin"
+    repeated: bool = False  # the same call with the same arguments had succeeded: not run again
 
 
 class Usage(WireModel):

@@ -417,3 +417,22 @@ async def test_a_second_overflow_ends_the_run_with_its_kind() -> None:
     model = AlwaysOverflowing(answer("never"), answer("never"))
     result = await run(model)
     assert result.stop_reason == "error" and result.error.kind == "context_overflow" and len(model.seen) == 2
+
+
+async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told() -> None:
+    lookup = Lookup()
+    runs: list[str] = []
+    original = lookup.run
+
+    async def counted(args: LookupArgs) -> str:
+        runs.append(args.key)
+        return await original(args)
+
+    lookup.run = counted  # type: ignore[method-assign]
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "x"})),
+                          calls(("lookup", {"key": "missing"})), calls(("lookup", {"key": "missing"})), answer("41"))
+    result = await run(model, toolbox(lookup=lookup))
+    assert runs == ["x", "missing", "missing"]  # a failed call may be retried
+    assert [s.repeated for s in result.steps] == [False, True, False, False]
+    repeated = tool_results(model.seen[2])[-1]
+    assert repeated.startswith("41\n") and "already made this exact call" in repeated
