@@ -1,6 +1,6 @@
 """Summarise bench/realmodel.sh's results: pass rate per category over the runs, with their spread.
 
-    python bench/realmodel_report.py OUT_DIR     # reads OUT_DIR/shop-*/report.json and OUT_DIR/probes.json
+    python bench/realmodel_report.py OUT_DIR     # reads OUT_DIR/<suite>-<run>/report.json and OUT_DIR/probes.json
 """
 
 from __future__ import annotations
@@ -23,13 +23,29 @@ def spread(values: list[float]) -> str:
 
 
 def main(out: Path) -> int:
-    reports = [json.loads(p.read_text()) for p in sorted(out.glob("shop-*/report.json"))]
-    if not reports:
-        print(f"no shop-*/report.json under {out}", file=sys.stderr)
+    suites: dict[str, list[dict[str, Any]]] = {}
+    for path in sorted(out.glob("*-*/report.json")):
+        report = json.loads(path.read_text())
+        suites.setdefault(report["suite"], []).append(report)
+    if not suites:
+        print(f"no <suite>-<run>/report.json under {out}", file=sys.stderr)
         return 1
+    for reports in suites.values():
+        summarise(reports)
+    probes = out / "probes.json"
+    if probes.is_file():
+        print("\n## Probes\n")
+        for name, record in json.loads(probes.read_text()).items():
+            print(f"- {name}: {'ok' if record.get('ok') else 'FAILED'}; stop {record.get('stopReason')}, "
+                  f"{record.get('modelTurns')} model turn(s), {record.get('promptTokens')} prompt tokens, "
+                  f"{record.get('seconds')} s" + (f"; error {record['errorKind']}" if record.get("errorKind") else ""))
+    return 0
+
+
+def summarise(reports: list[dict[str, Any]]) -> None:
     first = reports[0]
     modes = first["modes"]
-    print(f"# Real-model report: {first['suite']} suite, {len(reports)} run(s)\n")
+    print(f"## {first['suite']} suite, {len(reports)} run(s)\n")
     print(f"Model `{first['model']}` at `{first['baseUrl']}`; finished {first['finishedAt']}.")
     for key in ("endpoint", "settings"):
         if key in first:
@@ -58,14 +74,7 @@ def main(out: Path) -> int:
     print(f"\n{LABELS[modes[0]]}: failed in every run ({len(always)}):\n")
     for run in always:
         print(f"- {run['task']}: {why_failed(run)}")
-    probes = out / "probes.json"
-    if probes.is_file():
-        print("\nProbes:\n")
-        for name, record in json.loads(probes.read_text()).items():
-            print(f"- {name}: {'ok' if record.get('ok') else 'FAILED'}; stop {record.get('stopReason')}, "
-                  f"{record.get('modelTurns')} model turn(s), {record.get('promptTokens')} prompt tokens, "
-                  f"{record.get('seconds')} s" + (f"; error {record['errorKind']}" if record.get("errorKind") else ""))
-    return 0
+    print()
 
 
 if __name__ == "__main__":

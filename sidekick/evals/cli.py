@@ -130,6 +130,9 @@ def main(args: argparse.Namespace) -> int:
                                 baseline=args.baseline, task_ids=[t.id for t in tasks],
                                 concurrency=args.concurrency, max_steps=args.max_steps,
                                 temperature=args.temperature, timeout_s=args.timeout, max_tokens=max_tokens)
+            from sidekick.evals.endpoint import describe_endpoint
+
+            endpoint = describe_endpoint(base_url, api_key, model)
             bar = ProgressBar(len(tasks) * args.trials * len(config.modes), config.modes)
             try:
                 result = asyncio.run(run_eval(suite, config, bar))
@@ -143,6 +146,9 @@ def main(args: argparse.Namespace) -> int:
         return 1
     report = {"suite": suite.name, "description": suite.description, "model": model,
               "baseUrl": base_url if not args.model_script else f"scripted:{args.model_script}",
+              "endpoint": endpoint,
+              "settings": {"temperature": args.temperature, "maxTokens": max_tokens, "maxSteps": args.max_steps,
+                           "timeoutS": args.timeout, "concurrency": args.concurrency, "trials": args.trials},
               "trials": args.trials, "maxTokens": max_tokens, "modes": config.modes,
               "durationS": result["durationS"],
               "finishedAt": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

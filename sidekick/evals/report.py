@@ -54,11 +54,26 @@ def why_failed(record: dict[str, Any]) -> str:
     return "; ".join(reasons) or "?"
 
 
+def _seen_and_settings(report: dict[str, Any]) -> list[str]:
+    lines = []
+    endpoint = report.get("endpoint") or {}
+    if endpoint:
+        seen = [f"server `{endpoint['server']}`" if endpoint.get("server") else "",
+                f"models listed: {', '.join(f'`{m}`' for m in endpoint.get('models') or []) or 'none'}",
+                f"llama.cpp {json.dumps(endpoint['llamaCpp'])}" if endpoint.get("llamaCpp") else "",
+                f"not described: {endpoint['error']}" if endpoint.get("error") else ""]
+        lines.append("Endpoint: " + "; ".join(part for part in seen if part) + ".")
+    if report.get("settings"):
+        lines.append("Settings: " + ", ".join(f"{k} {v}" for k, v in report["settings"].items()) + ".")
+    return [*lines, ""] if lines else []
+
+
 def markdown(report: dict[str, Any], chart_file: str | None = None) -> str:
     modes, summary = report["modes"], report["summary"]
     lines = [f"# sidekick eval: {report['suite']}", "",
              f"Model `{report['model']}` at `{report['baseUrl']}`; {len(report['tasks'])} tasks × "
              f"{report['trials']} trial(s); {report['durationS']} s.", "",
+             *_seen_and_settings(report),
              "A run passes when the final database equals the gold one (sha256 of its canonical JSON) and the "
              "answer contains every required string; tasks meant to be answered without tools also fail when "
              "a tool is called.", "",

@@ -34,8 +34,12 @@ def test_the_oracle_prints_100_percent_and_writes_the_report(tmp_path: Path,
     assert report["modes"] == ["sidekick", "upfront"] and report["summary"]["sidekick"]["passRate"] == 1.0
     assert report["summary"]["upfront"]["passRate"] < 0.5
     assert set(report["summary"]["sidekick"]["byCategory"]) == set(ShopSuite.categories)
+    assert report["endpoint"]["models"] == ["scripted-oracle"] and report["endpoint"]["server"]
+    assert report["settings"]["maxTokens"] == 1024 and report["settings"]["maxSteps"] == 20
     markdown = (tmp_path / "report.md").read_text()
     assert "| **all** | 34 | 100.0% |" in markdown and "![pass rate by category](chart.png)" in markdown
+    assert "Endpoint: server `" in markdown and "models listed: `scripted-oracle`" in markdown
+    assert "Settings: temperature None, maxTokens 1024" in markdown
     assert "| Category | Tasks | Sidekick loop | Upfront baseline | Difference |" in markdown
     png = (tmp_path / "chart.png").read_bytes()
     assert png.startswith(PNG_SIGNATURE) and len(png) > 10_000
