@@ -23,6 +23,8 @@ export interface RunStep {
   durationMs: number;
   /** Where the tool lives: a built-in of the sidekick or a host tool. */
   source?: "builtin" | "host" | "unknown";
+  /** The same call had already succeeded in this run: not run again, its result given back. */
+  repeated?: boolean;
   [key: string]: unknown;
 }
 
@@ -30,7 +32,8 @@ export interface RunStep {
 export interface RunError {
   code: number;
   message: string;
-  /** For model endpoint errors (-32010): auth, rate_limit, timeout, connection, … */
+  /** For model errors (-32010): auth, rate_limit, timeout, connection, context_overflow, …, or a reply the
+   * loop could not use after a correction: malformed_call, invented_tool_result, max_tokens, no_answer. */
   kind?: string | null;
 }
 
