@@ -47,8 +47,8 @@ RETRY_NOW = {"Retry-After": "0"}
     ([{"status": 503, "error": "overloaded"}], {"maxRetries": 0}, "server", 1),
     ([{"status": 429, "headers": RETRY_NOW}] * 2, {"maxRetries": 1}, "rate_limit", 2),
     ([{"status": 429}], {"maxRetries": 0}, "rate_limit", 1),
-    ([{"hang": 30}], {"maxRetries": 0, "requestTimeoutMs": 300}, "timeout", 1),
-    ([{"hang": 30}] * 2, {"maxRetries": 1, "requestTimeoutMs": 200}, "timeout", 1),  # never paid for twice
+    ([{"hang": 30}], {"maxRetries": 0, "requestTimeoutMs": 2000}, "timeout", 1),
+    ([{"hang": 30}] * 2, {"maxRetries": 1, "requestTimeoutMs": 2000}, "timeout", 1),  # never paid for twice
     ([{"close": True}], {"maxRetries": 0}, "connection", 1),
     ([{"raw": "this is not json"}], {"maxRetries": 0}, "bad_response", 1),
     ([{"no_choices": True}], {"maxRetries": 0}, "bad_response", 1),
@@ -71,7 +71,7 @@ def test_each_endpoint_fault_is_a_clear_error_and_the_process_serves_on(
                                    {"close": True}])
 def test_a_retry_recovers_from_one_fault(sidekick: SidekickProcess, fault: dict[str, Any]) -> None:
     with ScriptedOpenAIServer([fault, {"content": "4"}]) as server:
-        result = run(sidekick, server, maxRetries=2, requestTimeoutMs=500)
+        result = run(sidekick, server, maxRetries=2, requestTimeoutMs=5000)
         assert server.calls == 2
     assert result["stopReason"] == "done" and result["text"] == "4"
 
