@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sidekick.evals.clinic.data import POLICY
-from sidekick.evals.clinic.tasks import CATEGORIES, TASKS
+from sidekick.evals.clinic.tasks import TASKS
 from sidekick.evals.clinic.tools import TOOLS, ClinicEnvironment
+from sidekick.evals.domain import CATEGORIES
 from sidekick.evals.suite import Task
 
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable
+from typing import Any
+
+from sidekick.evals.domain import DomainTool, ToolError
 
 TYPES = {"string": str, "integer": int, "number": (int, float), "array": list, "object": dict}
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 TIME = r"([01]\d|2[0-3]):[0-5]\d"
 FORMATS = {"date": "a date as YYYY-MM-DD, e.g. 2025-03-14"}
 PATTERNS = {TIME: "a 24-hour time as HH:MM, e.g. 09:30"}
-
-
-class ToolError(Exception):
-    """A refusal or a bad argument the agent should read and act on (not a bug)."""
 
 
 def string(**extra: Any) -> dict[str, Any]:
@@ -53,22 +50,7 @@ def _check_value(key: str, value: Any, schema: dict[str, Any]) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class ClinicTool:
-    """A host tool: its schema for the model, and `run(db, arguments)` for the environment."""
-
-    name: str
-    description: str
-    properties: dict[str, Any]
-    required: tuple[str, ...]
-    run: Callable[[dict[str, Any], dict[str, Any]], Any]
-
-    def spec(self) -> dict[str, Any]:
-        """The MCP tool spec: {name, description, inputSchema}."""
-        return {"name": self.name, "description": self.description,
-                "inputSchema": {"type": "object", "properties": self.properties,
-                                "required": list(self.required), "additionalProperties": False}}
-
+class ClinicTool(DomainTool):
     def check(self, arguments: dict[str, Any]) -> dict[str, Any]:
         """The arguments without null options; ToolError lists every problem found."""
         unknown = sorted(set(arguments) - set(self.properties))

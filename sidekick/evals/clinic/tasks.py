@@ -5,26 +5,8 @@ The clinic's clock reads Monday 2025-03-10 09:00 (see data.NOW), so "Friday 14 M
 
 from __future__ import annotations
 
-from typing import Any, Union
-
-from sidekick.evals.suite import Call, Task
-
-CATEGORIES = ("single", "multi", "parallel", "recovery", "no_tool")
-
-Turn = Union[Call, list[Call]]
-
-
-def c(tool: str, /, **arguments: Any) -> Call:
-    """One gold call."""
-    return Call(tool, arguments)
-
-
-def task(task_id: str, category: str, instruction: str, *turns: Turn, outputs: tuple[str, ...] = (),
-         builtins: tuple[str, ...] = (), faults: tuple[tuple[str, int], ...] = ()) -> Task:
-    """A task whose turns are single calls or lists of calls made together."""
-    assert category in CATEGORIES, category
-    actions = tuple(tuple(t) if isinstance(t, list) else (t,) for t in turns)
-    return Task(task_id, category, instruction, actions, outputs, builtins, category == "no_tool", faults)
+from sidekick.evals.domain import c, task
+from sidekick.evals.suite import Call
 
 
 def book(patient: str, doctor: str, day: str, time: str) -> Call:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sidekick.evals.clinic.data import (
     BOOKING_WINDOW_DAYS, LATE_CANCEL_FEE, LATE_CANCEL_HOURS, NOW, SPECIALTIES, WEEKDAYS, initial_database)
-from sidekick.evals.clinic.schema import ClinicTool, ToolError, a_date, a_time, string
-from sidekick.evals.suite import ToolResult
+from sidekick.evals.clinic.schema import ClinicTool, a_date, a_time, string
+from sidekick.evals.domain import DomainEnvironment, ToolError
 
 CANCEL_REASONS = ["no longer needed", "scheduling conflict", "feeling better"]
 Db = dict[str, Any]
@@ -197,28 +196,14 @@ TOOLS = {t.name: t for t in [
 ]}
 
 
-class ClinicEnvironment:
+class ClinicEnvironment(DomainEnvironment):
     """One trial's clinic: a private database copy, plus the transient faults its task injects."""
 
-    def __init__(self, faults: dict[str, int] | None = None) -> None:
-        self.db = initial_database()
-        self.faults = dict(faults or {})
+    tools = TOOLS
+    fault_text = "Error: the {name} service timed out (504). Nothing was changed; please try again."
 
-    def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
-        """Run one tool; refusals and bad arguments come back as error text, the database unchanged."""
-        tool = TOOLS.get(name)
-        if tool is None:
-            return ToolResult(f"Error: unknown tool {name!r}; the tools are {', '.join(TOOLS)}", is_error=True)
-        if self.faults.get(name, 0) > 0:
-            self.faults[name] -= 1
-            return ToolResult(f"Error: the {name} service timed out (504). Nothing was changed; please try again.",
-                              is_error=True)
-        try:
-            result = tool.run(self.db, tool.check(arguments))
-        except ToolError as exc:
-            return ToolResult(f"Error: {exc}", is_error=True)
-        return ToolResult(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False))
+    def initial_database(self) -> dict[str, Any]:
+        return initial_database()
 
-    def state(self) -> Any:
-        """The database, for hashing."""
-        return self.db
+    def unknown_tool(self, name: str) -> str:
+        return f"Error: unknown tool {name!r}; the tools are {', '.join(TOOLS)}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sidekick.evals.shop.data import POLICY
-from sidekick.evals.shop.tasks import CATEGORIES, TASKS
+from sidekick.evals.shop.tasks import TASKS
 from sidekick.evals.shop.tools import TOOLS, ShopEnvironment
+from sidekick.evals.domain import CATEGORIES
 from sidekick.evals.suite import Task
 
 

@@ -2,24 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Union
-
-from sidekick.evals.suite import Call, Task
-
-CATEGORIES = ("single", "multi", "parallel", "recovery", "no_tool")
-
-Turn = Union[Call, list[Call]]
-
-
-def c(tool: str, /, **arguments: Any) -> Call:
-    return Call(tool, arguments)
-
-
-def task(task_id: str, category: str, instruction: str, *turns: Turn, outputs: tuple[str, ...] = (),
-         builtins: tuple[str, ...] = (), faults: tuple[tuple[str, int], ...] = ()) -> Task:
-    assert category in CATEGORIES, category
-    actions = tuple(tuple(t) if isinstance(t, list) else (t,) for t in turns)
-    return Task(task_id, category, instruction, actions, outputs, builtins, category == "no_tool", faults)
+from sidekick.evals.domain import c, task
 
 
 def _address(**where: str) -> dict[str, str]:

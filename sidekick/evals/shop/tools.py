@@ -2,36 +2,18 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from sidekick.evals.domain import DomainEnvironment, DomainTool, ToolError
 from sidekick.evals.shop.data import ADDRESS_KEYS, initial_database
-from sidekick.evals.suite import ToolResult
 
 CANCEL_REASONS = ["no longer needed", "ordered by mistake"]
 RETURN_REASONS = ["damaged", "wrong item", "no longer needed"]
 TYPES = {"string": str, "integer": int, "array": list, "object": dict}
 
 
-class ToolError(Exception):
-    """A domain refusal the agent should read and act on (not a bug)."""
-
-
-@dataclass(frozen=True)
-class ShopTool:
-    name: str
-    description: str
-    properties: dict[str, Any]
-    required: tuple[str, ...]
-    run: Callable[[dict[str, Any], dict[str, Any]], Any]
-
-    def spec(self) -> dict[str, Any]:
-        return {"name": self.name, "description": self.description,
-                "inputSchema": {"type": "object", "properties": self.properties,
-                                "required": list(self.required), "additionalProperties": False}}
-
-    def check(self, arguments: dict[str, Any]) -> None:
+class ShopTool(DomainTool):
+    def check(self, arguments: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(arguments) - set(self.properties))
         missing = [key for key in self.required if key not in arguments]
         if unknown or missing:
@@ -45,6 +27,7 @@ class ShopTool:
             if expected and not (isinstance(value, expected) and not isinstance(value, bool)):
                 kind = self.properties[key]["type"]
                 raise ToolError(f"invalid arguments for {self.name}: {key} must be of type {kind}")
+        return arguments
 
 
 def _find(table: dict[str, Any], key: str, kind: str) -> dict[str, Any]:
@@ -222,29 +205,11 @@ TOOLS = {t.name: t for t in [
 ]}
 
 
-class ShopEnvironment:
+class ShopEnvironment(DomainEnvironment):
     """One trial's shop: a private database copy, plus the transient faults its task injects."""
 
-    def __init__(self, faults: dict[str, int] | None = None) -> None:
-        self.db = initial_database()
-        self.faults = dict(faults or {})
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+    tools = TOOLS
+    fault_text = "Error: the {name} service is temporarily unavailable (503). Please try again."
 
-    def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
-        self.calls.append((name, arguments))
-        tool = TOOLS.get(name)
-        if tool is None:
-            return ToolResult(f"Error: unknown tool {name!r}", is_error=True)
-        if self.faults.get(name, 0) > 0:
-            self.faults[name] -= 1
-            return ToolResult(f"Error: the {name} service is temporarily unavailable (503). Please try again.",
-                              is_error=True)
-        try:
-            tool.check(arguments)
-            result = tool.run(self.db, arguments)
-        except ToolError as exc:
-            return ToolResult(f"Error: {exc}", is_error=True)
-        return ToolResult(result if isinstance(result, str) else json.dumps(result, ensure_ascii=False))
-
-    def state(self) -> Any:
-        return self.db
+    def initial_database(self) -> dict[str, Any]:
+        return initial_database()
