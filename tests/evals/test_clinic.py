@@ -4,40 +4,24 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
 
 from sidekick.evals.baseline import UPFRONT_NOTE
 from sidekick.evals.clinic import ClinicSuite
 from sidekick.evals.clinic.tools import ClinicEnvironment
-from sidekick.evals.runner import EvalConfig, run_eval, summarise
-from sidekick.evals.scripted import expected_failures, model_script
-from sidekick.evals.suite import Task, gold_hash, load_suite, state_hash
-from sidekick.testing.scripted_server import ScriptedOpenAIServer
+from sidekick.evals.runner import summarise
+from sidekick.evals.scripted import expected_failures
+from sidekick.evals.suite import load_suite, state_hash
+from tests.evals.suite_checks import (
+    assert_gold_states_differ_exactly_where_a_write_succeeds,
+    assert_task_shapes_match_their_categories,
+    evaluate,
+    failed,
+)
 
 CLINIC = ClinicSuite()
 TASKS = CLINIC.tasks()
-INITIAL = state_hash(CLINIC.new_environment(TASKS[0]).state())
 WRITES = {"book_appointment", "cancel_appointment", "reschedule_appointment", "pay_invoice_from_balance"}
 RESULT_ONLY_MARKERS = ("guardian_id", "free_slots", "consultation with", "timed out", "Error:")
-
-
-async def evaluate(script: str, **options: Any) -> tuple[dict[str, Any], ScriptedOpenAIServer]:
-    """The clinic through a real `sidekick --stdio`, driven by the named scripted model."""
-    with ScriptedOpenAIServer(model_script(CLINIC, script)) as server:
-        config = EvalConfig(base_url=server.base_url, model=f"scripted-{script}", api_key="not-needed", **options)
-        result = await run_eval(CLINIC, config)
-    assert not server.errors
-    return result, server
-
-
-def failed(result: dict[str, Any], mode: str) -> set[str]:
-    return {r["task"] for r in result["runs"][mode] if r["reward"] != 1.0}
-
-
-def replay(task: Task) -> list[bool]:
-    """Run the gold calls; returns is_error per domain call."""
-    env = CLINIC.new_environment(task)
-    return [env.call(c.name, dict(c.arguments)).is_error for c in task.gold_calls if c.name not in task.builtins]
 
 
 def test_the_clinic_is_a_registered_suite_with_about_20_tasks_in_every_category() -> None:
@@ -50,27 +34,11 @@ def test_the_clinic_is_a_registered_suite_with_about_20_tasks_in_every_category(
 
 
 def test_task_shapes_match_their_categories() -> None:
-    for task in TASKS:
-        errors = replay(task)
-        if task.category == "no_tool":
-            assert task.forbid_tools and not task.actions, task.id
-        elif task.category == "single":
-            assert len(task.gold_calls) == 1 and errors == [False], task.id
-        elif task.category == "multi":
-            assert len(task.actions) >= 2 and not any(errors), task.id
-        elif task.category == "parallel":
-            assert len(task.actions[0]) >= 2 and not any(errors), task.id
-        elif task.category == "recovery":
-            assert errors[0], task.id
-        for name in {c.name for c in task.gold_calls} - {s["name"] for s in CLINIC.tool_specs(task)}:
-            assert name in task.builtins, (task.id, name)
+    assert_task_shapes_match_their_categories(CLINIC)
 
 
 def test_gold_states_differ_from_the_start_exactly_for_tasks_that_change_something() -> None:
-    for task in TASKS:
-        changes = any(not failed and c.name in WRITES for c, failed in zip(task.gold_calls, replay(task)))
-        assert (gold_hash(CLINIC, task) != INITIAL) == changes, task.id
-    assert sum(gold_hash(CLINIC, t) != INITIAL for t in TASKS) >= 10
+    assert_gold_states_differ_exactly_where_a_write_succeeds(CLINIC, WRITES)
 
 
 def test_every_tool_has_a_strict_json_schema() -> None:
@@ -171,7 +139,7 @@ def test_paying_takes_the_balance_and_faults_pass_after_their_count() -> None:
 
 
 async def test_the_oracle_scores_100_percent_through_the_loop_and_the_upfront_baseline_far_less() -> None:
-    result, server = await evaluate("oracle", baseline="upfront", concurrency=4)
+    result, server = await evaluate(CLINIC, "oracle", baseline="upfront", concurrency=4)
     summary = summarise(CLINIC, result["tasks"], result["runs"], 1)
     assert summary["sidekick"]["passRate"] == 1.0, summary["sidekick"]["failedTasks"]
     runs = {r["task"]: r for r in result["runs"]["sidekick"]}
@@ -192,12 +160,12 @@ async def test_the_oracle_scores_100_percent_through_the_loop_and_the_upfront_ba
 
 async def test_the_faulty_model_has_nothing_to_get_wrong_here() -> None:
     assert expected_failures(CLINIC, "faulty") == set()  # it over-orders in place_order, which the clinic lacks
-    result, _ = await evaluate("faulty", concurrency=4)
+    result, _ = await evaluate(CLINIC, "faulty", concurrency=4)
     assert failed(result, "sidekick") == set()
 
 
 async def test_the_textual_oracle_scores_100_percent_through_the_loop() -> None:
-    result, server = await evaluate("textual", concurrency=4)
+    result, server = await evaluate(CLINIC, "textual", concurrency=4)
     summary = summarise(CLINIC, result["tasks"], result["runs"], 1)["sidekick"]
     assert summary["passRate"] == 1.0, summary["failedTasks"]
     corrections = {m["content"].split(":")[0].split(";")[0] for body in server.requests

@@ -4,32 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
 
 import pytest
 
 from sidekick.evals import suite as suite_module
 from sidekick.evals.baseline import UPFRONT_NOTE
 from sidekick.evals.runner import EvalAborted, EvalConfig, run_eval, summarise
-from sidekick.evals.scripted import expected_failures, model_script
+from sidekick.evals.scripted import expected_failures
 from sidekick.evals.shop import ShopSuite
-from sidekick.evals.suite import Suite, load_suite
-from sidekick.testing.scripted_server import ScriptedOpenAIServer
+from sidekick.evals.suite import load_suite
+from tests.evals.suite_checks import evaluate, failed
 
 SHOP = ShopSuite()
 RESULT_ONLY_MARKERS = ("unit_price", "credit_balance", "ship_to", "temporarily unavailable", "Error:")
-
-
-async def evaluate(suite: Suite, script: str, **options: Any) -> tuple[dict[str, Any], ScriptedOpenAIServer]:
-    with ScriptedOpenAIServer(model_script(suite, script)) as server:
-        config = EvalConfig(base_url=server.base_url, model=f"scripted-{script}", api_key="not-needed", **options)
-        result = await run_eval(suite, config)
-    assert not server.errors
-    return result, server
-
-
-def failed(result: dict[str, Any], mode: str) -> set[str]:
-    return {r["task"] for r in result["runs"][mode] if r["reward"] != 1.0}
 
 
 async def test_the_oracle_scores_100_percent_through_the_loop() -> None:

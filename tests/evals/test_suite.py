@@ -9,17 +9,14 @@ import pytest
 
 from sidekick.evals import suite as suite_module
 from sidekick.evals.shop import ShopSuite
+from tests.evals.suite_checks import (
+    assert_gold_states_differ_exactly_where_a_write_succeeds,
+    assert_task_shapes_match_their_categories,
+)
 from sidekick.evals.suite import Task, gold_hash, load_suite, missing_outputs, pass_hat_k, score, state_hash
 
 SHOP = ShopSuite()
 TASKS = SHOP.tasks()
-INITIAL = state_hash(SHOP.new_environment(TASKS[0]).state())
-
-
-def replay(task: Task) -> list[bool]:
-    """Run the gold calls; returns is_error per domain call."""
-    env = SHOP.new_environment(task)
-    return [env.call(c.name, dict(c.arguments)).is_error for c in task.gold_calls if c.name not in task.builtins]
 
 
 def test_the_shop_has_at_least_30_tasks_in_every_category() -> None:
@@ -30,28 +27,13 @@ def test_the_shop_has_at_least_30_tasks_in_every_category() -> None:
 
 
 def test_task_shapes_match_their_categories() -> None:
-    for task in TASKS:
-        errors = replay(task)
-        if task.category == "no_tool":
-            assert task.forbid_tools and not task.actions, task.id
-        elif task.category == "single":
-            assert len(task.gold_calls) == 1 and errors == [False], task.id
-        elif task.category == "multi":
-            assert len(task.actions) >= 2 and not any(errors), task.id
-        elif task.category == "parallel":
-            assert len(task.actions[0]) >= 2 and not any(errors), task.id
-        elif task.category == "recovery":
-            assert errors[0] and len(task.gold_calls) >= 1, task.id
-        for name in {c.name for c in task.gold_calls} - {s["name"] for s in SHOP.tool_specs(task)}:
-            assert name in task.builtins, (task.id, name)
+    assert_task_shapes_match_their_categories(SHOP)
 
 
 def test_gold_states_differ_from_the_start_exactly_for_tasks_that_change_something() -> None:
-    writes = {"cancel_order", "return_order", "place_order", "change_item_quantity", "update_order_address",
-              "update_user_address"}
-    for task in TASKS:
-        changes = any(not failed and c.name in writes for c, failed in zip(task.gold_calls, replay(task)))
-        assert (gold_hash(SHOP, task) != INITIAL) == changes, task.id
+    assert_gold_states_differ_exactly_where_a_write_succeeds(SHOP, {
+        "cancel_order", "return_order", "place_order", "change_item_quantity", "update_order_address",
+        "update_user_address"})
 
 
 def test_state_hash_is_canonical() -> None:

@@ -1,0 +1,54 @@
+"""Checks every built-in suite must pass, and the scripted-model eval through a real `sidekick --stdio`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sidekick.evals.runner import EvalConfig, run_eval
+from sidekick.evals.scripted import model_script
+from sidekick.evals.suite import Suite, Task, gold_hash, state_hash
+from sidekick.testing.scripted_server import ScriptedOpenAIServer
+
+
+async def evaluate(suite: Suite, script: str, **options: Any) -> tuple[dict[str, Any], ScriptedOpenAIServer]:
+    """The suite through the real harness, driven by the named scripted model."""
+    with ScriptedOpenAIServer(model_script(suite, script)) as server:
+        config = EvalConfig(base_url=server.base_url, model=f"scripted-{script}", api_key="not-needed", **options)
+        result = await run_eval(suite, config)
+    assert not server.errors
+    return result, server
+
+
+def failed(result: dict[str, Any], mode: str) -> set[str]:
+    return {r["task"] for r in result["runs"][mode] if r["reward"] != 1.0}
+
+
+def replay(suite: Suite, task: Task) -> list[bool]:
+    """Run the gold calls; returns is_error per domain call."""
+    env = suite.new_environment(task)
+    return [env.call(c.name, dict(c.arguments)).is_error for c in task.gold_calls if c.name not in task.builtins]
+
+
+def assert_task_shapes_match_their_categories(suite: Suite) -> None:
+    for task in suite.tasks():
+        errors = replay(suite, task)
+        if task.category == "no_tool":
+            assert task.forbid_tools and not task.actions, task.id
+        elif task.category == "single":
+            assert len(task.gold_calls) == 1 and errors == [False], task.id
+        elif task.category == "multi":
+            assert len(task.actions) >= 2 and not any(errors), task.id
+        elif task.category == "parallel":
+            assert len(task.actions[0]) >= 2 and not any(errors), task.id
+        elif task.category == "recovery":
+            assert errors[0] and len(task.gold_calls) >= 1, task.id
+        for name in {c.name for c in task.gold_calls} - {s["name"] for s in suite.tool_specs(task)}:
+            assert name in task.builtins, (task.id, name)
+
+
+def assert_gold_states_differ_exactly_where_a_write_succeeds(suite: Suite, writes: set[str]) -> None:
+    tasks = suite.tasks()
+    initial = state_hash(suite.new_environment(tasks[0]).state())
+    for task in tasks:
+        changes = any(not failed and c.name in writes for c, failed in zip(task.gold_calls, replay(suite, task)))
+        assert (gold_hash(suite, task) != initial) == changes, task.id
