@@ -50,7 +50,7 @@ class RunState:
     last_text: str = ""
     answer: str = ""
     model_turns: int = 0
-    corrections: int = 0
+    just_corrected: bool = False  # the previous model turn was sent back with a correction
     call_ids: set[str] = field(default_factory=set)
     succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
 
@@ -168,14 +168,14 @@ class AgentLoop:
             if turn.usage is not None:
                 state.usage.add(turn.usage)
             reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"])
-            if reply.problem in SOFT_PROBLEMS and state.corrections:
+            if reply.problem in SOFT_PROBLEMS and state.just_corrected:
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:
                 self._correct(reply, specs, params, state)
                 if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
                     return "token_budget"
                 continue
-            state.corrections = 0
+            state.just_corrected = False
             self._give_unique_ids(reply.calls, state)
             state.messages.append(_assistant_message(turn, reply.calls, reply.text))
             if reply.text:
@@ -210,10 +210,10 @@ class AgentLoop:
 
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
         """Send an unusable reply back once with what was wrong; a second one in a row ends the run."""
-        if state.corrections:
+        if state.just_corrected:
             raise UnusableReply(f"{UNUSABLE_REPLY[reply.problem or 'no_answer']}: {reply.detail}.",
                                 kind=reply.problem or "no_answer")
-        state.corrections += 1
+        state.just_corrected = True
         max_tokens = params.model.max_tokens if params.model else None
         state.messages.append({"role": "assistant", "content": reply.text or ""})
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
@@ -250,10 +250,9 @@ class AgentLoop:
                 arguments, problem = parse_arguments(call.arguments)
                 if problem is not None:
                     output = ToolOutput(f"Could not call {call.name}: {problem}.", is_error=True)
-                elif _call_key(call.name, arguments) in state.succeeded:
+                elif (earlier := state.succeeded.get(_call_key(call.name, arguments))) is not None:
                     # Small models call the same thing again instead of answering; the run does not repeat
                     # the call (nor its side effects) and says so. A failed call may be retried.
-                    earlier = state.succeeded[_call_key(call.name, arguments)]
                     return ToolOutput(f"{earlier}\n{REPEATED_CALL_NOTE}"), arguments, 0.0, True
                 else:
                     output = await self.toolbox.call(call.name, arguments or {})
