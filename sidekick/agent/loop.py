@@ -167,7 +167,8 @@ class AgentLoop:
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
-            reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"])
+            reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"],
+                               params.task)
             if reply.problem in SOFT_PROBLEMS and state.just_corrected:
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:

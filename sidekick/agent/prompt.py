@@ -83,6 +83,9 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     if problem == "announced_call":
         return (f"Your last reply {detail}. If you need that tool, reply now with only the call. {how} If you "
                 "already have everything the task needs, give your final answer instead.")
+    if problem == "echoed_task":
+        return ("Your last reply only repeated the task; it is not an answer. Read the tool results above and "
+                f"answer the task from them in your own words, or call the next tool you need. {how}")
     if problem == "max_tokens":
         limit = f" of {max_tokens} tokens" if max_tokens else ""
         return (f"Your last reply was cut off at the length limit{limit} before it ended. Reply again, "

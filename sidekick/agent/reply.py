@@ -3,6 +3,7 @@ cannot use and must send back with a correction."""
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Literal, Optional
@@ -10,10 +11,12 @@ from typing import Iterable, Literal, Optional
 from sidekick.agent.chat import ModelTurn, ToolCall
 from sidekick.agent.textcalls import parse_text_tool_calls
 
-ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call"]
+ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
+                       "echoed_task"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
-# question to the user that merely mentions a tool).
-SOFT_PROBLEMS = {"announced_call"}
+# question to the user that merely mentions a tool, or a task that is its own answer).
+SOFT_PROBLEMS = {"announced_call", "echoed_task"}
+ECHO_SIMILARITY = 0.9
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
                      r"we'll|we need to|next,? I)\b", re.IGNORECASE)
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
@@ -32,11 +35,13 @@ class Reply:
     tool: Optional[str] = None  # the tool an unusable reply was about, when it named one
 
 
-def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterable[str] = ()) -> Reply:
+def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterable[str] = (),
+               task: str = "") -> Reply:
     """Calls first (native, else written in the text), then an answer; anything else is a problem.
 
     `tool_results` are the results the run has shown the model: a tool-response block that only quotes
-    one of them is the model repeating what it read, not an invented result, and is left out.
+    one of them is the model repeating what it read, not an invented result, and is left out. A reply that
+    only repeats `task` (small models echo the question back after a tool result) is no answer.
     """
     content = turn.content or ""
     if turn.tool_calls:
@@ -60,7 +65,15 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     if announced is not None:
         return Reply(text=content.strip(), problem="announced_call", tool=announced,
                      detail=f"says you will call {announced}, but it holds no call, so nothing ran")
+    if task and repeats(content, task):
+        return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
+
+
+def repeats(reply: str, task: str) -> bool:
+    """Whether a reply is the task said again (give or take case, spacing and a few words)."""
+    said, asked = (" ".join(text.lower().split()) for text in (reply, task))
+    return difflib.SequenceMatcher(None, said, asked, autojunk=False).ratio() >= ECHO_SIMILARITY
 
 
 def _without_quoted_results(content: str, results: list[str]) -> str:

@@ -377,6 +377,21 @@ async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_a
     assert result.stop_reason == "done" and result.text == question
 
 
+async def test_a_reply_that_repeats_the_task_is_corrected_once_then_taken_as_it_is() -> None:
+    task = "What is x, looked up?"
+
+    def nudged(messages: list[dict[str, Any]]) -> ModelTurn:
+        assert messages[-1]["role"] == "user" and "only repeated the task" in messages[-1]["content"]
+        return answer("x is 41.")
+
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(task), nudged)
+    result = await run(model, task=task)
+    assert result.text == "x is 41." and result.model_turns == 3
+    model = ScriptedModel(answer(task), answer(task))
+    result = await run(model, task=task)
+    assert result.stop_reason == "done" and result.text == task
+
+
 async def test_a_context_overflow_shrinks_the_transcript_and_retries_once() -> None:
     from sidekick.errors import ContextOverflowError
 

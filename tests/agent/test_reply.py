@@ -59,3 +59,16 @@ def test_a_tool_response_block_that_quotes_a_real_result_is_not_an_invention() -
     assert reply.problem == "announced_call" and reply.tool == "get_user"
     invented = "<tool_response>\n{\"credit\": 5}\n</tool_response>\nYou have 5."
     assert read_reply(ModelTurn(content=invented), NAMES, ["Error: no user"]).problem == "invented_tool_result"
+
+
+@pytest.mark.parametrize("text, echoed", [
+    ("I'm user u_mira. What is my store credit now?", True),
+    ("  i'm user u_mira.   What is my store credit now? ", True),
+    ("I'm user u_mira, what is my store credit now?", True),
+    ("Your store credit is now 165.00.", False),
+    ("I'm user u_mira. What is my store credit now? It is 165.00, after the refund of order o_1002.", False),
+])
+def test_a_reply_that_only_repeats_the_task_is_no_answer(text: str, echoed: bool) -> None:
+    reply = read_reply(ModelTurn(content=text), NAMES, task="I'm user u_mira. What is my store credit now?")
+    assert (reply.problem == "echoed_task") is echoed
+    assert read_reply(ModelTurn(content=text), NAMES).problem is None  # no task given: nothing to compare
