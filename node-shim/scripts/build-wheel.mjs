@@ -1,28 +1,40 @@
-// Builds the eliza-sidekick wheel from the repository root into python/ (run by `npm pack`).
-// Python: SIDEKICK_PYTHON, else SIDEKICK_TEST_PYTHON, else python3.
+// Builds the eliza-sidekick wheel from the repository root into python/ (run by `npm pack`), or into
+// --out DIR. Python: SIDEKICK_PYTHON, else SIDEKICK_TEST_PYTHON, else python3. pip's output is shown
+// only when every attempt failed.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = join(here, "..");
 const repo = join(pkg, "..");
-const out = join(pkg, "python");
+const { values } = parseArgs({ options: { out: { type: "string", default: join(pkg, "python") } } });
+const out = values.out;
 const python = process.env.SIDEKICK_PYTHON || process.env.SIDEKICK_TEST_PYTHON || "python3";
 
 mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) if (f.endsWith(".whl")) rmSync(join(out, f));
 
-const base = ["-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-w", out, repo];
-// Without build isolation when the build backend is already installed (fast, offline); else let pip fetch it.
-let r = spawnSync(python, [...base.slice(0, 4), "--no-build-isolation", ...base.slice(4)], { stdio: "inherit" });
-if (r.status !== 0) {
-  console.error("build-wheel: retrying with build isolation");
-  r = spawnSync(python, base, { stdio: "inherit" });
+const wheelArgs = ["-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-w", out, repo];
+// Without build isolation when the build backend is installed (fast, offline); else pip fetches it.
+const hasBackend = spawnSync(python, ["-c", "import hatchling"], { stdio: "ignore" }).status === 0;
+const attempts = [
+  { label: "without build isolation", args: [...wheelArgs.slice(0, 4), "--no-build-isolation", ...wheelArgs.slice(4)] },
+  { label: "with build isolation", args: wheelArgs },
+];
+if (!hasBackend) attempts.reverse();
+
+const failures = [];
+for (const attempt of attempts) {
+  const r = spawnSync(python, attempt.args, { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status === 0) break;
+  failures.push(`--- '${python} -m pip wheel' ${attempt.label} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout ?? ""}${r.stderr ?? ""}`);
 }
-if (r.status !== 0) {
-  console.error(`build-wheel: '${python} -m pip wheel' failed; set SIDEKICK_PYTHON to a Python 3.10+ with pip`);
+if (failures.length === attempts.length) {
+  console.error(failures.join("\n"));
+  console.error(`build-wheel: '${python} -m pip wheel' failed both ways; set SIDEKICK_PYTHON to a Python 3.10+ with pip`);
   process.exit(1);
 }
 const wheels = readdirSync(out).filter((f) => /^eliza_sidekick-.*\.whl$/.test(f));
@@ -30,4 +42,4 @@ if (wheels.length !== 1) {
   console.error(`build-wheel: expected one eliza_sidekick wheel in ${out}, found: ${wheels.join(", ") || "none"}`);
   process.exit(1);
 }
-console.log(`build-wheel: ${join("python", wheels[0])}`);
+console.log(`build-wheel: ${relative(pkg, join(out, wheels[0]))}`);

@@ -5,7 +5,7 @@
 import type { Action, ActionResult, HandlerCallback, IAgentRuntime, Memory, State } from "@elizaos/core";
 import { hostActionTools } from "./host-tools.js";
 import { clip, type LoggerLike } from "./log.js";
-import { PythonSidekickService, type RunResult } from "./service.js";
+import { PythonSidekickService, type TaskResult } from "./service.js";
 
 /** Words that mark a request for the Python specialist. */
 export const ANALYZE_INTENT =
@@ -62,7 +62,7 @@ async function loadHistory(runtime: IAgentRuntime, roomId: string): Promise<Chat
 }
 
 /** Keeps the room's plain turns: the earlier ones plus this run's new messages (which start with the task). */
-async function saveHistory(runtime: IAgentRuntime, roomId: string, earlier: ChatMessage[], result: RunResult): Promise<void> {
+async function saveHistory(runtime: IAgentRuntime, roomId: string, earlier: ChatMessage[], result: TaskResult): Promise<void> {
   try {
     await runtime.setCache(`python-sidekick:history:${roomId}`, plainTurns([...earlier, ...(result.messages ?? [])]));
   } catch {
@@ -89,7 +89,7 @@ export const pythonAnalyzeAction: Action = {
 
   validate: async (runtime: IAgentRuntime, message: Memory): Promise<boolean> => {
     const service = serviceOf(runtime);
-    if (!service?.available) return false;
+    if (!service?.available || !service.modelConfigured) return false;
     return ANALYZE_INTENT.test(message.content?.text ?? "");
   },
 
@@ -105,6 +105,11 @@ export const pythonAnalyzeAction: Action = {
     };
     if (!service) {
       const text = "The Python specialist is not available (the python_sidekick service is not running).";
+      await say(text);
+      return { success: false, text, error: text, data: { pythonUsed: false } };
+    }
+    if (service.available && !service.modelConfigured) {
+      const text = `The Python specialist has no model to work with. ${service.settings.endpointProblem}`;
       await say(text);
       return { success: false, text, error: text, data: { pythonUsed: false } };
     }
@@ -136,6 +141,7 @@ export const pythonAnalyzeAction: Action = {
           usage: result.usage,
           stopReason: result.stopReason,
           durationMs: result.durationMs,
+          endpoint: result.endpoint,
         },
       };
     } catch (error) {

@@ -77,12 +77,20 @@ export async function findPython(preferred?: string): Promise<PythonInfo> {
     `No usable Python ${MIN_PYTHON.join(".")}+ found (${problems.join("; ")}). ` +
       "Install Python 3.10 or newer with its venv module (e.g. `apt install python3 python3-venv`, " +
       "`brew install python`, or python.org), or set SIDEKICK_PYTHON to its path, " +
-      "or SIDEKICK_COMMAND to a sidekick command such as `pipx run --spec eliza-sidekick sidekick --stdio`.",
+      "or SIDEKICK_COMMAND to a sidekick you installed yourself: `pip install <eliza-sidekick checkout or wheel>`, " +
+      "then SIDEKICK_COMMAND=\"sidekick --stdio\" (`pipx run --spec eliza-sidekick sidekick --stdio` once eliza-sidekick is published on PyPI).",
   );
 }
 
 function venvPython(venv: string): string {
   return process.platform === "win32" ? join(venv, "Scripts", "python.exe") : join(venv, "bin", "python");
+}
+
+const INSTALLED_MARKER = ".sidekick-installed";
+
+/** True when `venv` holds this wheel and its interpreter (a venv whose base Python went away, by an upgrade or a removed pyenv version, has a dangling one). */
+async function installed(venv: string, wheelName: string): Promise<boolean> {
+  return (await readFile(join(venv, INSTALLED_MARKER), "utf8").catch(() => "")).trim() === wheelName && existsSync(venvPython(venv));
 }
 
 /**
@@ -175,26 +183,33 @@ export interface BootstrapOptions {
  */
 export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
   const { logger } = opts;
-  const python = await findPython(opts.python);
+  const root = opts.cacheDir ?? defaultCacheDir();
   const wheel = opts.wheel ?? bundledWheel(opts.wheelDir);
+  // Warm start: the venv recorded for this interpreter setting is used without probing Python again.
+  const record = join(root, `last-venv-${PACKAGE_VERSION}.json`);
+  const wanted = { python: opts.python ?? "", wheel: wheel?.split(/[\\/]/).pop() };
+  const known = await readFile(record, "utf8").then((text) => JSON.parse(text) as { python?: string; wheel?: string; venv?: string }, () => null);
+  if (wheel && known?.venv && known.python === wanted.python && known.wheel === wanted.wheel && (await installed(known.venv, wanted.wheel!))) {
+    return venvPython(known.venv);
+  }
+  const python = await findPython(opts.python);
   if (!wheel) {
     throw new SidekickUnavailableError(
       "This copy of plugin-python-sidekick ships no Python wheel (a development checkout?). " +
         "Run `npm pack` to build one, or set SIDEKICK_COMMAND (e.g. `sidekick --stdio`).",
     );
   }
-  const root = opts.cacheDir ?? defaultCacheDir();
   const venv = join(root, `venv-${PACKAGE_VERSION}-py${python.version[0]}.${python.version[1]}`);
-  const marker = join(venv, ".sidekick-installed");
-  const wheelName = wheel.split(/[\\/]/).pop()!;
-  // A venv whose base interpreter went away (an upgrade, a removed pyenv version) has a dangling python.
-  const isInstalled = async () =>
-    (await readFile(marker, "utf8").catch(() => "")).trim() === wheelName && existsSync(venvPython(venv));
-  if (await isInstalled()) return venvPython(venv);
+  const wheelName = wanted.wheel!;
+  const remember = async () => {
+    await writeFile(record, JSON.stringify({ ...wanted, venv })).catch(() => {});
+    return venvPython(venv);
+  };
+  if (await installed(venv, wheelName)) return remember();
 
   await mkdir(root, { recursive: true });
   return withLock(`${venv}.lock`, logger, async () => {
-    if (await isInstalled()) return venvPython(venv);
+    if (await installed(venv, wheelName)) return remember();
     const started = Date.now();
     logger.info(`sidekick: first start, installing the Python sidekick into ${venv} (Python ${python.version.join(".")}); this takes a minute`);
     await rm(venv, { recursive: true, force: true });
@@ -210,8 +225,8 @@ export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
         { cause: error },
       );
     }
-    await writeFile(marker, wheelName);
+    await writeFile(join(venv, INSTALLED_MARKER), wheelName);
     logger.info(`sidekick: Python sidekick installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    return venvPython(venv);
+    return remember();
   });
 }

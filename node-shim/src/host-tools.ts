@@ -4,7 +4,9 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Action, ActionResult, Content, IAgentRuntime, Memory, State, UUID } from "@elizaos/core";
+import { RpcError } from "./errors.js";
 import { clip, type LoggerLike } from "./log.js";
+import type { Id } from "./rpc.js";
 
 export type JsonObject = Record<string, unknown>;
 
@@ -26,6 +28,23 @@ export interface HostTool {
 /** The descriptor sent in `sidekick/run` params.hostTools. */
 export function describeHostTool(tool: HostTool): { name: string; description: string; inputSchema: JsonObject } {
   return { name: tool.name, description: tool.description, inputSchema: tool.inputSchema };
+}
+
+/**
+ * The tool a `host/callTool` asks for, among the runs in flight on one process (each run's tools by
+ * its request id). A call names its run in `_meta.relatedRequestId`; an untagged one can be told apart
+ * only while a single run is in flight, and is refused rather than guessed otherwise.
+ */
+export function hostToolFor(runs: Map<Id, HostTool[]>, name: string, related: Id | null | undefined): HostTool {
+  const tagged = related !== undefined && related !== null;
+  const offered = tagged ? runs.get(related) : runs.size === 1 ? [...runs.values()][0] : undefined;
+  if (!offered) {
+    const why = tagged ? `no run ${JSON.stringify(related)} in flight` : `${runs.size} runs in flight and the call names none (_meta.relatedRequestId)`;
+    throw new RpcError(-32602, `host/callTool ${name}: cannot tell which run this call belongs to (${why})`);
+  }
+  const tool = offered.find((t) => t.name === name);
+  if (!tool) throw new RpcError(-32602, `Unknown host tool: ${name}${tagged ? ` (run ${JSON.stringify(related)})` : ""}`);
+  return tool;
 }
 
 /** Runs a host tool and always returns a result (errors become isError: true). */

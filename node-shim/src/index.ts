@@ -13,6 +13,11 @@ export const pythonSidekickPlugin: Plugin = {
   services: [PythonSidekickService],
   actions: [pythonAnalyzeAction],
   providers: [pythonSidekickStatusProvider],
+  init: async (_config, runtime) => {
+    // The runtime registers its plugins one after another without waiting; once this microtask runs
+    // runtime.plugins lists them all, so the agent's model plugin can be told.
+    queueMicrotask(() => PythonSidekickService.prewarm(runtime));
+  },
 };
 
 export default pythonSidekickPlugin;
@@ -20,7 +25,8 @@ export default pythonSidekickPlugin;
 export { pythonAnalyzeAction, ANALYZE_INTENT, buildContext } from "./action.js";
 export { pythonSidekickStatusProvider } from "./provider.js";
 export { PythonSidekickService, PROTOCOL_VERSION } from "./service.js";
-export type { ExecuteTaskOptions, RunResult, RunError, RunStep, RunProgress, ToolCallResult, SidekickStatus, ServiceOptions } from "./service.js";
+export type { EndpointInfo, ExecuteTaskOptions, RunResult, TaskResult, RunError, RunStep, RunProgress, ToolCallResult, SidekickStatus, ServiceOptions } from "./service.js";
+export { PROVIDERS, LOCAL_AI_HINT, resolveEndpoint, describeEndpoint, type ModelProvider, type ModelEndpoint } from "./providers.js";
 export { hostActionTools, actionInputSchema, type HostTool, type HostToolResult } from "./host-tools.js";
 export { JsonRpcConnection } from "./rpc.js";
 export { SidekickProcess, childEnv, ENV_ALLOW_LIST, type SpawnSpec, type ExitInfo } from "./process.js";

@@ -5,8 +5,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { createInterface } from "node:readline";
 import { SidekickExitedError } from "./errors.js";
+import { readLines } from "./lines.js";
 import { clip, type LoggerLike } from "./log.js";
 import { JsonRpcConnection } from "./rpc.js";
 
@@ -119,6 +119,9 @@ function logStderrLine(logger: LoggerLike, line: string): void {
   else logger.info(text);
 }
 
+/** Longer stderr lines are not logged (nor kept in memory). */
+const STDERR_MAX_LINE_BYTES = 64 * 1024;
+
 export interface SidekickProcessEvents {
   exit: [ExitInfo];
 }
@@ -158,13 +161,13 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
 
     this.connection = new JsonRpcConnection({ input: stdout, output: stdin, logger, defaultTimeoutMs: opts.defaultTimeoutMs });
     const limiter = new LineLimiter(opts.stderrLinesPerSecond ?? 200, logger);
-    const stderrLines = createInterface({ input: stderr, crlfDelay: Infinity });
-    stderrLines.on("line", (line) => {
+    const onStderrLine = (line: string) => {
       this.stderrTail.push(line);
       if (this.stderrTail.length > 20) this.stderrTail.shift();
       if (limiter.take()) logStderrLine(logger, line);
-    });
-    stderrLines.on("close", () => limiter.report());
+    };
+    readLines(stderr, STDERR_MAX_LINE_BYTES, { onLine: onStderrLine, onOversize: (bytes) => onStderrLine(`(a ${bytes}-byte line, not shown)`) });
+    stderr.on("close", () => limiter.report());
 
     this.exited = new Promise((resolve) => {
       let spawnError: Error | undefined;
@@ -192,7 +195,8 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
       // a grandchild holding the pipes open must not delay the report forever.
       this.child.on("exit", (code, signal) => {
         const timer = setTimeout(() => finish(code, signal), 500);
-        timer.unref();
+        // A stop being awaited must see the report; otherwise an exited child holds nothing up.
+        if (!this.stopping) timer.unref();
         this.child.once("close", () => {
           clearTimeout(timer);
           finish(code, signal);
@@ -224,6 +228,8 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
   async stop(opts: { graceMs?: number; termMs?: number } = {}): Promise<ExitInfo> {
     this.stopping = true;
     if (this.exitInfo) return this.exitInfo;
+    // Until it is gone, the child (not the timers) keeps the agent process alive for the stop to finish.
+    this.child.ref();
     const graceMs = opts.graceMs ?? 3000;
     const termMs = opts.termMs ?? 3000;
     this.child.stdin?.end();
@@ -240,6 +246,7 @@ export class SidekickProcess extends EventEmitter<SidekickProcessEvents> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), ms);
+      timer.unref();
     });
     try {
       return await Promise.race([this.exited.then(() => true), timeout]);

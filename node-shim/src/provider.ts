@@ -1,10 +1,10 @@
-/** PYTHON_SIDEKICK_STATUS: tells the agent whether its Python specialist is up. */
+/** PYTHON_SIDEKICK_STATUS: tells the agent whether its Python specialist is up, and on which model. */
 import type { IAgentRuntime, Provider, ProviderResult } from "@elizaos/core";
 import { PythonSidekickService } from "./service.js";
 
 export const pythonSidekickStatusProvider: Provider = {
   name: "PYTHON_SIDEKICK_STATUS",
-  description: "Whether the Python specialist (PYTHON_ANALYZE) is ready, its restarts and its last error",
+  description: "Whether the Python specialist (PYTHON_ANALYZE) is ready, its model, its restarts and its last error",
   get: async (runtime: IAgentRuntime): Promise<ProviderResult> => {
     const service = runtime.getService<PythonSidekickService>(PythonSidekickService.serviceType);
     if (!service) {
@@ -15,13 +15,23 @@ export const pythonSidekickStatusProvider: Provider = {
       };
     }
     const status = service.getStatus();
-    const ready = status.state === "ready";
-    const parts = [`Python specialist: ${status.state}`];
+    const configured = status.endpoint !== null;
+    const ready = status.state === "ready" && configured;
+    const parts = [`Python specialist: ${configured || status.state !== "ready" ? status.state : "not configured"}`];
     if (status.restarts) parts.push(`${status.restarts} restart(s)`);
-    if (status.lastError && !ready) parts.push(`last error: ${status.lastError}`);
+    if (status.endpoint) parts.push(`model ${status.endpoint.model ?? "(default)"} via ${status.endpoint.provider} at ${status.endpoint.baseUrl}`);
+    else if (status.state === "ready") parts.push(`${status.endpointProblem} PYTHON_ANALYZE is not offered; the sidekick's own tools still work`);
+    if (status.lastError && status.state !== "ready") parts.push(`last error: ${status.lastError}`);
     return {
       text: `${parts.join(", ")}.${ready ? " Use PYTHON_ANALYZE for multi-step analysis, research, calculations and benchmarks." : ""}`,
-      values: { pythonSidekickReady: ready, pythonSidekickRestarts: status.restarts, pythonSidekickLastError: status.lastError ?? "" },
+      values: {
+        pythonSidekickReady: ready,
+        pythonSidekickConfigured: configured,
+        pythonSidekickProvider: status.endpoint?.provider ?? "",
+        pythonSidekickModel: status.endpoint?.model ?? "",
+        pythonSidekickRestarts: status.restarts,
+        pythonSidekickLastError: status.lastError ?? "",
+      },
       data: { pythonSidekick: status },
     };
   },

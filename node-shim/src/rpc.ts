@@ -2,14 +2,15 @@
  * A JSON-RPC 2.0 client/server endpoint over newline-delimited JSON streams (the MCP stdio framing).
  * It takes its streams, so tests can drive it with PassThrough pairs and no subprocess.
  */
-import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import {
   RequestCancelledError,
   RequestTimeoutError,
   RpcError,
   SidekickError,
+  SidekickUnavailableError,
 } from "./errors.js";
+import { readLines } from "./lines.js";
 import { clip, silentLogger, type LoggerLike } from "./log.js";
 
 export type JsonObject = Record<string, unknown>;
@@ -38,6 +39,20 @@ interface Pending {
 export const METHOD_NOT_FOUND = -32601;
 export const INTERNAL_ERROR = -32603;
 
+/** Longest line read from the peer (a run result with its transcript fits many times over). */
+export const DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024;
+/** Most bytes waiting for the peer to read them before new messages are refused. */
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+export interface ConnectionOptions {
+  input: Readable;
+  output: Writable;
+  logger?: LoggerLike;
+  defaultTimeoutMs?: number;
+  maxLineBytes?: number;
+  maxQueuedBytes?: number;
+}
+
 export class JsonRpcConnection {
   private nextId = 1;
   private readonly pending = new Map<Id, Pending>();
@@ -48,13 +63,22 @@ export class JsonRpcConnection {
   private readonly output: Writable;
   private readonly logger: LoggerLike;
   private readonly defaultTimeoutMs: number;
+  private readonly maxQueuedBytes: number;
+  /** Lines waiting for the output's 'drain' (set while the peer does not keep up). */
+  private queue: string[] | null = null;
+  private queuedBytes = 0;
 
-  constructor(opts: { input: Readable; output: Writable; logger?: LoggerLike; defaultTimeoutMs?: number }) {
+  constructor(opts: ConnectionOptions) {
     this.output = opts.output;
     this.logger = opts.logger ?? silentLogger;
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? 30_000;
-    const lines = createInterface({ input: opts.input, crlfDelay: Infinity });
-    lines.on("line", (line) => this.onLine(line));
+    this.maxQueuedBytes = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    const maxLineBytes = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+    readLines(opts.input, maxLineBytes, {
+      onLine: (line) => this.onLine(line),
+      onOversize: (bytes) =>
+        this.logger.error(`sidekick: dropped a ${bytes}-byte line on stdout (the limit is ${maxLineBytes}); a request it answered will time out`),
+    });
     this.onNotification("notifications/cancelled", (params) => {
       this.incoming.get(params?.requestId)?.abort(params?.reason ?? "cancelled by the sidekick");
     });
@@ -105,7 +129,11 @@ export class JsonRpcConnection {
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       this.pending.set(id, entry);
       opts.onId?.(id);
-      this.send(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
+      if (!this.send(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params })) {
+        this.pending.delete(id);
+        entry.cleanup();
+        reject(new SidekickUnavailableError(`sidekick is not reading its input (${this.queuedBytes} bytes wait to be written): '${method}' was not sent`));
+      }
     });
   }
 
@@ -126,6 +154,8 @@ export class JsonRpcConnection {
     }
     for (const controller of this.incoming.values()) controller.abort(error);
     this.incoming.clear();
+    this.queue = null;
+    this.queuedBytes = 0;
   }
 
   private abandon(id: Id, error: Error): void {
@@ -137,11 +167,48 @@ export class JsonRpcConnection {
     entry.reject(error);
   }
 
-  private send(message: JsonObject): void {
+  /**
+   * Writes one message, or queues it while the output wants a 'drain'. False when the queue is full:
+   * the peer has stopped reading, and the message was not sent.
+   */
+  private send(message: JsonObject): boolean {
+    const line = `${JSON.stringify(message)}\n`;
+    if (this.queue) {
+      const bytes = Buffer.byteLength(line);
+      if (this.queuedBytes + bytes > this.maxQueuedBytes) {
+        this.logger.warn(`sidekick: not sending ${String(message.method ?? "an answer")}: ${this.queuedBytes} bytes already wait for the sidekick to read them`);
+        return false;
+      }
+      this.queue.push(line);
+      this.queuedBytes += bytes;
+      return true;
+    }
+    this.write(line);
+    return true;
+  }
+
+  private write(line: string): void {
     try {
-      this.output.write(`${JSON.stringify(message)}\n`);
+      if (this.output.write(line)) return;
+      this.queue = [];
+      this.output.once("drain", () => this.flush());
     } catch (error) {
       this.logger.warn({ error: String(error) }, "sidekick: write to stdin failed");
+    }
+  }
+
+  private flush(): void {
+    const queued = this.queue ?? [];
+    this.queue = null;
+    this.queuedBytes = 0;
+    for (let i = 0; i < queued.length; i++) {
+      this.write(queued[i]!);
+      if (this.queue) {
+        const rest = queued.slice(i + 1);
+        this.queue = rest;
+        this.queuedBytes = rest.reduce((n, l) => n + Buffer.byteLength(l), 0);
+        return;
+      }
     }
   }
 

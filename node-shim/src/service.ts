@@ -4,98 +4,27 @@
  */
 import { Service, type IAgentRuntime } from "@elizaos/core";
 import { ensureVenv, PACKAGE_VERSION } from "./bootstrap.js";
-import { RpcError, SidekickUnavailableError } from "./errors.js";
-import { callHostTool, describeHostTool, hostActionTools, type HostTool, type HostToolResult, type JsonObject } from "./host-tools.js";
+import { SidekickUnavailableError } from "./errors.js";
+import { callHostTool, describeHostTool, hostActionTools, hostToolFor, type HostTool, type HostToolResult, type JsonObject } from "./host-tools.js";
 import type { LoggerLike } from "./log.js";
 import { childEnv, type SidekickProcess, type SpawnSpec } from "./process.js";
+import { describeEndpoint } from "./providers.js";
 import type { Id } from "./rpc.js";
 import { readSettings, settingsEnv, type SidekickSettings } from "./settings.js";
-import { Supervisor, type BackoffPolicy, type SupervisorStatus } from "./supervisor.js";
+import { Supervisor } from "./supervisor.js";
+import type { ExecuteTaskOptions, RunProgress, RunResult, ServiceOptions, SidekickStatus, TaskResult, ToolCallResult } from "./types.js";
+
+export type { EndpointInfo, ExecuteTaskOptions, RunError, RunProgress, RunResult, RunStep, ServiceOptions, SidekickStatus, TaskResult, ToolCallResult } from "./types.js";
 
 export const PROTOCOL_VERSION = "2025-06-18";
 
-/** One step of a run, as the sidekick reports it. */
-export interface RunStep {
-  tool: string;
-  arguments: unknown;
-  ok: boolean;
-  preview: string;
-  durationMs: number;
-  /** Where the tool lives: a built-in of the sidekick or a host tool. */
-  source?: "builtin" | "host" | "unknown";
-  /** The same call had already succeeded in this run: not run again, its result given back. */
-  repeated?: boolean;
-  [key: string]: unknown;
-}
-
-/** Why a run stopped with stopReason "error". */
-export interface RunError {
-  code: number;
-  message: string;
-  /** For model errors (-32010): auth, rate_limit, timeout, connection, context_overflow, …, or a reply the
-   * loop could not use after a correction: malformed_call, invented_tool_result, max_tokens, no_answer. */
-  kind?: string | null;
-}
-
-/** The result of `sidekick/run`. */
-export interface RunResult {
-  text: string;
-  stopReason: "done" | "max_steps" | "timeout" | "token_budget" | "error";
-  steps: RunStep[];
-  toolsUsed: string[];
-  usage: { promptTokens: number; completionTokens: number; totalTokens: number };
-  messages: unknown[];
-  /** Model calls the run made. */
-  modelTurns: number;
-  durationMs: number;
-  /** Set when stopReason is "error". */
-  error?: RunError | null;
-}
-
-/** A progress notification of a run. */
-export interface RunProgress {
-  progress: number;
-  total?: number;
-  message?: string;
-}
-
-export interface ExecuteTaskOptions {
-  task: string;
-  context?: JsonObject;
-  /** Tools the loop may call back on the host; default: the actions in SIDEKICK_HOST_ACTIONS. */
-  hostTools?: HostTool[];
-  /** Names of the sidekick's own tools to allow (default: all). */
-  tools?: string[];
-  /** Earlier turns of the conversation, chat-completions format. */
-  messages?: unknown[];
-  system?: string;
-  maxSteps?: number;
-  timeoutMs?: number;
-  tokenBudget?: number;
-  signal?: AbortSignal;
-  onProgress?: (progress: RunProgress) => void;
-}
-
-/** The MCP tools/call result. */
-export interface ToolCallResult {
-  content: { type: string; text?: string }[];
-  structuredContent?: unknown;
-  isError: boolean;
-}
-
-export interface SidekickStatus extends SupervisorStatus {
-  hostActions: string[];
-}
-
-/** Test and embedding hooks; the plugin itself uses the defaults. */
-export interface ServiceOptions {
-  backoff?: Partial<BackoffPolicy>;
-  /** Replaces the spawn spec resolution entirely. */
-  spec?: () => Promise<SpawnSpec>;
-}
-
 /** Time given to the sidekick beyond a run's own time limit before the request times out here. */
 const RUN_GRACE_MS = 30_000;
+
+/** Services started early by `prewarm`, waiting for the runtime to `start` them. */
+const prewarmed = new WeakMap<object, PythonSidekickService>();
+/** A prewarmed sidekick that no start() adopted by then (the runtime failed to initialize) is stopped. */
+const PREWARM_ADOPT_MS = 120_000;
 
 export class PythonSidekickService extends Service {
   static serviceType = "python_sidekick";
@@ -135,11 +64,36 @@ export class PythonSidekickService extends Service {
     });
   }
 
-  /** Creates the service and starts the sidekick. A failure is logged, never thrown: the agent keeps running without the action. */
-  static async start(runtime: IAgentRuntime): Promise<PythonSidekickService> {
+  /**
+   * Starts the sidekick for `runtime` before the runtime starts its services (which it does only at
+   * the end of initialize()), so Python starts up meanwhile. `start` adopts it. Never throws.
+   */
+  static prewarm(runtime: IAgentRuntime): void {
+    if (prewarmed.has(runtime)) return;
     const service = new PythonSidekickService(runtime);
+    prewarmed.set(runtime, service);
+    service.supervisor.start().catch(() => {}); // start() reports the failure
+    setTimeout(() => {
+      if (prewarmed.get(runtime) !== service) return;
+      prewarmed.delete(runtime);
+      void service.stop();
+    }, PREWARM_ADOPT_MS).unref();
+  }
+
+  /** Creates the service (or adopts the prewarmed one) and waits for the sidekick. A failure is logged, never thrown: the agent keeps running without the action. */
+  static async start(runtime: IAgentRuntime): Promise<PythonSidekickService> {
+    let service = prewarmed.get(runtime);
+    prewarmed.delete(runtime);
+    const fresh = new PythonSidekickService(runtime);
+    // Settings stored with the agent are merged in during initialize(), after the prewarm read them.
+    if (service && JSON.stringify(service.settings) !== JSON.stringify(fresh.settings)) {
+      await service.stop();
+      service = undefined;
+    }
+    service ??= fresh;
+    service.logEndpoint();
     try {
-      await service.supervisor.start();
+      await (service.supervisor.status().state === "idle" ? service.supervisor.start() : service.supervisor.ready());
     } catch (error) {
       service.log.error(`sidekick: not available, PYTHON_ANALYZE is disabled: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -162,9 +116,20 @@ export class PythonSidekickService extends Service {
     return state === "ready" || state === "starting" || state === "restarting";
   }
 
-  /** Status for the provider: state, pid, restarts, last error. */
+  /** True when the loop has a model endpoint (the agent's provider or SIDEKICK_* settings). */
+  get modelConfigured(): boolean {
+    return this.settings.endpoint !== null;
+  }
+
+  /** Status for the provider: state, pid, restarts, last error, the model endpoint. */
   getStatus(): SidekickStatus {
-    return { ...this.supervisor.status(), hostActions: this.settings.hostActions };
+    const { endpoint, endpointProblem } = this.settings;
+    return {
+      ...this.supervisor.status(),
+      hostActions: this.settings.hostActions,
+      endpoint: endpoint ? describeEndpoint(endpoint) : null,
+      ...(endpointProblem ? { endpointProblem } : {}),
+    };
   }
 
   /** The supervisor, for diagnostics and tests. */
@@ -175,26 +140,27 @@ export class PythonSidekickService extends Service {
   /**
    * Runs a task in the sidekick's agent loop. Rejects with RpcError (the sidekick refused),
    * SidekickExitedError (it died meanwhile), RequestTimeoutError, RequestCancelledError (signal)
-   * or SidekickUnavailableError.
+   * or SidekickUnavailableError (also when no model is configured).
    */
-  async executeTask(opts: ExecuteTaskOptions): Promise<RunResult> {
+  async executeTask(opts: ExecuteTaskOptions): Promise<TaskResult> {
     const proc = await this.supervisor.ready(60_000);
+    const { endpoint, endpointProblem } = this.settings;
+    if (!endpoint) throw new SidekickUnavailableError(endpointProblem ?? "No usable model for the sidekick");
     const hostTools = opts.hostTools ?? (this.runtime ? hostActionTools(this.runtime, this.settings.hostActions, {}, this.log) : []);
     const timeoutMs = opts.timeoutMs ?? this.settings.timeoutMs;
     const token = opts.onProgress ? `run-${++this.progressCounter}` : undefined;
-    const model = Object.fromEntries(
-      Object.entries({ baseUrl: this.settings.baseUrl, model: this.settings.model, apiKey: this.settings.apiKey }).filter(([, v]) => v !== undefined),
-    );
+    const model = Object.fromEntries(Object.entries({ baseUrl: endpoint.baseUrl, model: endpoint.model, apiKey: endpoint.apiKey }).filter(([, v]) => v !== undefined));
+    const maxSteps = opts.maxSteps ?? this.settings.maxSteps;
     const params: JsonObject = {
       task: opts.task,
       context: opts.context ?? {},
       timeoutMs,
+      model,
       ...(hostTools.length ? { hostTools: hostTools.map(describeHostTool) } : {}),
       ...(opts.tools ? { tools: opts.tools } : {}),
       ...(opts.messages ? { messages: opts.messages } : {}),
       ...(opts.system ? { system: opts.system } : {}),
-      ...(Object.keys(model).length ? { model } : {}),
-      ...((opts.maxSteps ?? this.settings.maxSteps) ? { maxSteps: opts.maxSteps ?? this.settings.maxSteps } : {}),
+      ...(maxSteps ? { maxSteps } : {}),
       ...(opts.tokenBudget ? { tokenBudget: opts.tokenBudget } : {}),
       ...(token ? { _meta: { progressToken: token } } : {}),
     };
@@ -202,21 +168,22 @@ export class PythonSidekickService extends Service {
     const runs = this.hostRuns.get(proc);
     let runId: Id | undefined;
     try {
-      return await proc.connection.request<RunResult>("sidekick/run", params, {
+      const result = await proc.connection.request<RunResult>("sidekick/run", params, {
         timeoutMs: timeoutMs + RUN_GRACE_MS,
         signal: opts.signal,
         onId: (id) => {
           runId = id;
-          if (hostTools.length) runs?.set(id, hostTools);
+          runs?.set(id, hostTools);
         },
       });
+      return { ...result, endpoint: describeEndpoint(endpoint) };
     } finally {
       if (token) this.progressHandlers.delete(token);
       if (runId !== undefined) runs?.delete(runId);
     }
   }
 
-  /** Calls one of the sidekick's own tools (MCP tools/call). */
+  /** Calls one of the sidekick's own tools (MCP tools/call). Needs no model. */
   async callTool(name: string, args: JsonObject = {}, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ToolCallResult> {
     const proc = await this.supervisor.ready(60_000);
     return proc.connection.request<ToolCallResult>("tools/call", { name, arguments: args }, opts);
@@ -227,6 +194,17 @@ export class PythonSidekickService extends Service {
     const proc = await this.supervisor.ready(60_000);
     const result = await proc.connection.request<{ tools: { name: string; description?: string; inputSchema: JsonObject }[] }>("tools/list", {});
     return result.tools;
+  }
+
+  /** Logs the model endpoint, or once why there is none. */
+  private logEndpoint(): void {
+    const { endpoint, endpointProblem } = this.settings;
+    if (endpoint) {
+      const shown = describeEndpoint(endpoint);
+      this.log.info(`sidekick: model ${shown.model ?? "(the sidekick's default)"} at ${shown.baseUrl}, provider ${shown.provider} (${endpoint.via})`);
+    } else {
+      this.log.warn(`sidekick: PYTHON_ANALYZE is not offered. ${endpointProblem}`);
+    }
   }
 
   private async resolveSpec(): Promise<SpawnSpec> {
@@ -264,13 +242,7 @@ export class PythonSidekickService extends Service {
     this.hostRuns.set(proc, runs);
     type CallParams = { name?: string; arguments?: JsonObject; _meta?: { relatedRequestId?: Id | null } };
     proc.connection.onRequest("host/callTool", async (params: CallParams, { signal }): Promise<HostToolResult> => {
-      const name = String(params?.name);
-      const related = params?._meta?.relatedRequestId;
-      // Concurrent runs may offer the same action with different conversations: the call runs the
-      // tool of its own run. Without relatedRequestId (an older sidekick), the newest run's tool.
-      const offered = related !== undefined && related !== null ? (runs.get(related) ?? []) : [...runs.values()].reverse().flat();
-      const tool = offered.find((t) => t.name === name);
-      if (!tool) throw new RpcError(-32602, `Unknown host tool: ${name}${related !== undefined && related !== null ? ` (run ${JSON.stringify(related)})` : ""}`);
+      const tool = hostToolFor(runs, String(params?.name), params?._meta?.relatedRequestId);
       return callHostTool(tool, params.arguments ?? {}, signal);
     });
     proc.connection.onNotification("notifications/progress", (params: { progressToken?: string } & RunProgress) => {

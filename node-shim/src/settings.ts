@@ -1,10 +1,13 @@
 /**
  * The plugin's settings, read with runtime.getSetting and falling back to the environment.
  */
+import { resolveEndpoint, type ModelEndpoint } from "./providers.js";
 
 /** Something that has elizaOS's getSetting (an IAgentRuntime, or a stub in tests). */
 export interface SettingsSource {
   getSetting(key: string): string | boolean | number | null;
+  /** The loaded plugins, in load order (the agent's model plugin is picked from them). */
+  plugins?: { name: string }[];
 }
 
 export interface SidekickSettings {
@@ -12,9 +15,10 @@ export interface SidekickSettings {
   command?: string[];
   /** SIDEKICK_PYTHON: the interpreter used to create the venv. */
   python?: string;
-  baseUrl?: string;
-  model?: string;
-  apiKey?: string;
+  /** The loop's model endpoint; null when no usable model was found (see `endpointProblem`). */
+  endpoint: ModelEndpoint | null;
+  /** Why there is no endpoint: what was looked for and which settings to add. */
+  endpointProblem: string | null;
   maxSteps?: number;
   /** Time limit of one run, in ms. */
   timeoutMs: number;
@@ -49,6 +53,7 @@ export const SETTING_NAMES = [
   "SIDEKICK_BASE_URL",
   "SIDEKICK_MODEL",
   "SIDEKICK_API_KEY",
+  "SIDEKICK_PROVIDER",
   "SIDEKICK_MAX_STEPS",
   "SIDEKICK_TIMEOUT_MS",
   "SIDEKICK_ALLOW_PRIVATE_URLS",
@@ -106,8 +111,8 @@ function positiveInt(name: string, value: string | undefined, max = Number.MAX_S
 export const MAX_STEPS_LIMIT = 200;
 
 /**
- * Reads every setting. `runtime` may be null (environment only). Model settings fall back to the
- * agent's OPENAI_* settings, so an agent with an OpenAI-compatible model needs no extra config.
+ * Reads every setting. `runtime` may be null (environment only). Without SIDEKICK_BASE_URL the model
+ * endpoint is the agent's own model provider (see providers.ts), so most agents need no extra config.
  */
 export function readSettings(runtime: SettingsSource | null, env: NodeJS.ProcessEnv = process.env): SidekickSettings {
   const get = (key: string): string | undefined => {
@@ -119,12 +124,12 @@ export function readSettings(runtime: SettingsSource | null, env: NodeJS.Process
   const list = (value: string | undefined) =>
     (value ?? "").split(/[\s,]+/).map((s) => s.trim()).filter(Boolean);
   const command = get("SIDEKICK_COMMAND");
+  const { endpoint, problem } = resolveEndpoint(get, (runtime?.plugins ?? []).map((p) => p?.name));
   return {
     command: command ? parseCommand(command) : undefined,
     python: get("SIDEKICK_PYTHON"),
-    baseUrl: get("SIDEKICK_BASE_URL") ?? get("OPENAI_BASE_URL"),
-    model: get("SIDEKICK_MODEL") ?? get("OPENAI_LARGE_MODEL") ?? get("LARGE_MODEL") ?? get("OPENAI_MODEL"),
-    apiKey: get("SIDEKICK_API_KEY") ?? get("OPENAI_API_KEY"),
+    endpoint,
+    endpointProblem: problem,
     maxSteps: positiveInt("SIDEKICK_MAX_STEPS", get("SIDEKICK_MAX_STEPS"), MAX_STEPS_LIMIT),
     timeoutMs: positiveInt("SIDEKICK_TIMEOUT_MS", get("SIDEKICK_TIMEOUT_MS")) ?? DEFAULT_RUN_TIMEOUT_MS,
     allowPrivateUrls: truthy(get("SIDEKICK_ALLOW_PRIVATE_URLS")),
@@ -144,9 +149,9 @@ export function readSettings(runtime: SettingsSource | null, env: NodeJS.Process
 export function settingsEnv(s: SidekickSettings): Record<string, string | undefined> {
   return {
     ...s.pythonSettings,
-    SIDEKICK_BASE_URL: s.baseUrl,
-    SIDEKICK_MODEL: s.model,
-    SIDEKICK_API_KEY: s.apiKey,
+    SIDEKICK_BASE_URL: s.endpoint?.baseUrl,
+    SIDEKICK_MODEL: s.endpoint?.model,
+    SIDEKICK_API_KEY: s.endpoint?.apiKey,
     SIDEKICK_ALLOW_PRIVATE_URLS: s.allowPrivateUrls ? "1" : undefined,
   };
 }

@@ -1,8 +1,10 @@
-// Host actions as tools: schemas, the synthetic message, and answers (no subprocess).
+// Host actions as tools: schemas, the synthetic message, and answers; which run a host call belongs to.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { actionInputSchema, hostActionTools } from "../dist/host-tools.js";
-import { recordingLogger } from "./helpers/util.js";
+import { childEnv, PythonSidekickService } from "../dist/index.js";
+import { recordingLogger, within } from "./helpers/util.js";
 
 const action = (extra) => ({ name: "X", description: "x", validate: async () => true, handler: async () => ({ success: true, text: "ok" }), ...extra });
 const runtime = (actions) => ({ agentId: "00000000-0000-0000-0000-00000000000a", actions });
@@ -51,4 +53,40 @@ test("a call runs the handler with the arguments in the message and answers with
 test("an action that fails answers isError with its reason", async () => {
   const [tool] = hostActionTools(runtime([action({ handler: async () => ({ success: false, text: "could not send", error: "SMTP down" }) })]), ["X"], {}, recordingLogger());
   assert.deepEqual(await tool.call({ text: "x" }, {}), { content: [{ type: "text", text: "could not send (SMTP down)" }], isError: true });
+});
+
+/** A service on the untagged-host-calls fixture, with RUNS runs to wait for before it calls back. */
+function untaggedService(runs) {
+  const fixture = fileURLToPath(new URL("./fixtures/untagged-host-calls.mjs", import.meta.url));
+  const settings = { SIDEKICK_BASE_URL: "http://127.0.0.1:9/v1" };
+  const runtime = { getSetting: (k) => settings[k] ?? null, logger: recordingLogger(), actions: [], plugins: [] };
+  return new PythonSidekickService(runtime, { spec: async () => ({ command: process.execPath, args: [fixture], env: childEnv({ RUNS: String(runs) }) }) });
+}
+
+const roomTool = (room) => ({ name: "WHERE_AM_I", description: "which room", inputSchema: { type: "object" }, call: async () => `room ${room}` });
+
+test("a host call that names no run is refused while two runs are in flight, never given to the newest", async () => {
+  const service = untaggedService(2);
+  try {
+    await within(service.processSupervisor.start(), 10_000, "start");
+    const [a, b] = await within(
+      Promise.all([service.executeTask({ task: "A", hostTools: [roomTool("A")] }), service.executeTask({ task: "B", hostTools: [roomTool("B")] })]),
+      10_000,
+      "two runs",
+    );
+    for (const result of [a, b]) assert.match(result.text, /^error -32602: host\/callTool WHERE_AM_I: cannot tell which run this call belongs to \(2 runs in flight/);
+  } finally {
+    await service.stop();
+  }
+});
+
+test("a host call that names no run goes to the only run in flight", async () => {
+  const service = untaggedService(1);
+  try {
+    await within(service.processSupervisor.start(), 10_000, "start");
+    const result = await within(service.executeTask({ task: "A", hostTools: [roomTool("A")] }), 10_000, "run");
+    assert.equal(result.text, "room A");
+  } finally {
+    await service.stop();
+  }
 });

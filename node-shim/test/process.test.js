@@ -147,3 +147,15 @@ test("an idle child does not keep the parent alive, and still dies with it", asy
   assert.equal(code, 0);
   await until(() => !alive(childPid), 10_000, "child gone after the parent ended");
 });
+
+test("an awaited stop that must escalate to SIGKILL finishes before the parent goes on (the child, not a timer, holds it)", async () => {
+  const parent = spawn(process.execPath, [fixture("parent.mjs")], { env: { ...process.env, MODE: "stop", IGNORE_SIGTERM: "1" }, stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  parent.stdout.on("data", (d) => (out += d));
+  const [code] = await onceWithin(parent, "exit", 20_000);
+  // Before: once SIGKILL was sent nothing held the event loop, and the top-level await was cut off (exit 13).
+  assert.equal(code, 0);
+  const [pid, stopped] = out.trim().split("\n");
+  assert.equal(stopped, "stopped SIGKILL");
+  assert.equal(alive(Number(pid)), false);
+});

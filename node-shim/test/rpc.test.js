@@ -1,9 +1,9 @@
 // JsonRpcConnection over in-memory streams: no subprocess.
 import assert from "node:assert/strict";
 import { createInterface } from "node:readline";
-import { PassThrough } from "node:stream";
+import { PassThrough, Writable } from "node:stream";
 import { test } from "node:test";
-import { JsonRpcConnection, RequestCancelledError, RequestTimeoutError, RpcError, SidekickExitedError } from "../dist/index.js";
+import { JsonRpcConnection, RequestCancelledError, RequestTimeoutError, RpcError, SidekickExitedError, SidekickUnavailableError } from "../dist/index.js";
 import { recordingLogger, within } from "./helpers/util.js";
 
 /** A connection plus the peer's side: `sent` collects what the connection wrote, `reply` writes to it. */
@@ -177,4 +177,55 @@ test("close() rejects every pending request with the one error and refuses new o
   for (const p of ps) await assert.rejects(p, (e) => e === error);
   assert.equal(conn.pendingCount, 0);
   await assert.rejects(conn.request("c"), (e) => e === error);
+});
+
+test("backpressure: while the peer does not read, messages wait for 'drain' in order, and past the limit requests are refused", async () => {
+  const written = [];
+  const held = [];
+  // A peer that reads nothing until told to: every write stays pending.
+  const output = new Writable({
+    highWaterMark: 64,
+    write(chunk, _enc, done) {
+      written.push(...String(chunk).trim().split("\n").map((l) => JSON.parse(l)));
+      held.push(done);
+    },
+  });
+  const logger = recordingLogger();
+  const conn = new JsonRpcConnection({ input: new PassThrough(), output, logger, maxQueuedBytes: 2000 });
+  const big = "x".repeat(300);
+  const accepted = [];
+  let refused;
+  for (let i = 0; i < 20 && !refused; i++) {
+    accepted.push(conn.request("echo", { i, big }, { timeoutMs: 60_000 }).catch((e) => e));
+    const last = await Promise.race([accepted.at(-1), new Promise((r) => setImmediate(() => r(null)))]);
+    if (last instanceof Error) refused = last;
+  }
+  assert.ok(refused instanceof SidekickUnavailableError, "a request past the queue limit is refused");
+  assert.match(refused.message, /not reading its input/);
+  assert.equal(written.length, 1, "nothing more reached the stream before 'drain'");
+
+  // The peer reads again: what was queued goes out, in order.
+  while (held.length) {
+    held.shift()();
+    await new Promise((r) => setImmediate(r));
+  }
+  const ids = written.map((m) => m.params.i);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  assert.equal(written.length, accepted.length - 1);
+  conn.close(new Error("done"));
+});
+
+test("a line longer than maxLineBytes is dropped as it arrives and reported; the next line is read", async () => {
+  const { conn, nextSent, reply, logger } = pair({ maxLineBytes: 1024 });
+  const first = conn.request("echo", {}, { timeoutMs: 60_000 });
+  const second = conn.request("echo", {});
+  const [a, b] = [await nextSent((m) => m.id === 1), await nextSent((m) => m.id === 2)];
+  // A valid answer, but too long: it must not be taken.
+  reply({ jsonrpc: "2.0", id: a.id, result: "y".repeat(5000) });
+  reply({ jsonrpc: "2.0", id: b.id, result: "short" });
+  assert.equal(await second, "short");
+  await logger.waitFor(/dropped a 50\d\d-byte line on stdout \(the limit is 1024\)/);
+  assert.equal(conn.pendingCount, 1, "the oversized answer did not settle its request");
+  conn.close(new Error("done"));
+  await assert.rejects(first, /done/);
 });

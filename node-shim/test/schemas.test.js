@@ -111,7 +111,7 @@ function interfaceFields(source, name) {
 }
 
 test("the TS RunResult/RunStep/RunError/ToolCallResult/HostToolResult types cover the schemas' required fields", () => {
-  const service = readFileSync(SRC_DIR + "service.ts", "utf8");
+  const service = readFileSync(SRC_DIR + "types.ts", "utf8");
   const hostTools = readFileSync(SRC_DIR + "host-tools.ts", "utf8");
   const run = schemas.get("sidekick/run").doc.result;
   const cases = [

@@ -118,8 +118,9 @@ test("a handshake that times out counts as a failure and is retried", async () =
       spawns++;
       return { command: process.execPath, args: [fixture("lib-serve.mjs")], env: childEnv({}) };
     },
-    // The first handshake asks a method that never answers; later ones succeed.
-    handshake: (proc) => proc.connection.request(spawns === 1 ? "never" : "initialize", {}, { timeoutMs: 200 }),
+    // The first handshake asks a method that never answers; later ones succeed (with room for a
+    // child that starts slowly on a loaded machine).
+    handshake: (proc) => proc.connection.request(spawns === 1 ? "never" : "initialize", {}, { timeoutMs: spawns === 1 ? 200 : 15_000 }),
     logger,
     backoff: { initialDelayMs: 10 },
   });

@@ -25,15 +25,29 @@ export function secretNumberPlugin(calls = []) {
   };
 }
 
-/** Creates and initializes a runtime; `plugin` is the plugin-python-sidekick export under test. */
-export async function createAgent(plugin, settings, extraPlugins = [], secrets = {}) {
+/**
+ * Creates and initializes a runtime; `plugin` is the plugin-python-sidekick export under test.
+ * `opts.before` plugins load before it; `opts.logger` (a recordingLogger) also gets the runtime's log.
+ */
+export async function createAgent(plugin, settings, extraPlugins = [], secrets = {}, opts = {}) {
   const runtime = new AgentRuntime({
     character: { name: "Sage", bio: ["A careful analyst."], topics: ["finance"], settings, secrets, plugins: [] },
-    plugins: [plugin, ...extraPlugins],
+    plugins: [...(opts.before ?? []), plugin, ...extraPlugins],
     adapter: createMemoryAdapter(),
   });
+  if (opts.logger) {
+    for (const level of ["debug", "info", "warn", "error"]) {
+      const original = runtime.logger[level].bind(runtime.logger);
+      runtime.logger[level] = (...args) => (opts.logger[level](...args), original(...args));
+    }
+  }
   await runtime.initialize();
   return runtime;
+}
+
+/** A stand-in for an elizaOS model plugin: only its name matters to the sidekick (see src/providers.ts). */
+export function modelPlugin(name) {
+  return { name, description: `stand-in for the ${name} model plugin` };
 }
 
 /** A user message in a fresh room. */

@@ -1,5 +1,6 @@
 // A scripted OpenAI-compatible server on 127.0.0.1: POST /v1/chat/completions answers from a script
-// of responses, GET /v1/models lists one model. Each request body is recorded for assertions.
+// of responses, GET /v1/models lists one model. Each request body is recorded for assertions, and in
+// `calls` with its path and headers.
 import { createServer } from "node:http";
 
 /**
@@ -11,6 +12,7 @@ import { createServer } from "node:http";
  */
 export async function startFakeOpenAI(script = [], { model = "test-model" } = {}) {
   const requests = [];
+  const calls = [];
   const waiters = [];
   let callCounter = 0;
   let index = 0;
@@ -32,6 +34,7 @@ export async function startFakeOpenAI(script = [], { model = "test-model" } = {}
       }
       const body = JSON.parse(raw || "{}");
       requests.push(body);
+      calls.push({ path: req.url, headers: req.headers, body });
       for (const w of waiters.splice(0)) w();
       let step = script[index++];
       if (typeof step === "function") step = step(body);
@@ -79,7 +82,10 @@ export async function startFakeOpenAI(script = [], { model = "test-model" } = {}
   const { port } = server.address();
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
+    /** The server without a path, for settings that take a host (the provider adds its own path). */
+    origin: `http://127.0.0.1:${port}`,
     requests,
+    calls,
     /** Replaces the script (and restarts it from its first step). */
     setScript(next) {
       script = next;
