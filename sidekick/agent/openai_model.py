@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import io
 import json
 import logging
 import random
@@ -16,7 +17,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sidekick.agent import context
+from sidekick.agent import context, response_cap
 from sidekick.agent.chat import ModelTurn, ResolvedModelSettings, ToolCall
 from sidekick.agent.tokens import message_tokens, tools_tokens
 from sidekick.agent.wire import Usage
@@ -30,6 +31,8 @@ RETRY_AFTER_MAX_S = 30.0  # an endpoint that asks for a longer wait gets its err
 MIN_ATTEMPT_S = 1.0  # a retry needs at least this much of the run's time left to be worth sending
 DEADLINE_GRACE_S = 0.25  # the run's own deadline fires first, so a run out of time stops as "timeout"
 MAX_COMPLETION_TOKENS_HOSTS = {"api.openai.com"}  # its reasoning models refuse `max_tokens`
+MAX_TURN_CHARS = 2_000_000  # text and tool calls of one turn (~500k tokens, past any model's output limit)
+CALL_CHARS = 256  # what one more tool call costs against MAX_TURN_CHARS, so countless empty calls cannot pile up
 _clients: dict[tuple[Any, ...], Any] = {}
 _closing: set[asyncio.Future[Any]] = set()
 log = logging.getLogger("sidekick.model")
@@ -42,7 +45,8 @@ def _client(settings: ResolvedModelSettings) -> Any:
     if client is None:
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0)
+        client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0,
+                             http_client=response_cap.http_client())
         # The limit counts this loop's clients only: another loop's cannot be closed from here (that loop
         # has ended, in tests), and dropping them would only turn their open sockets into ResourceWarnings.
         mine = [k for k in _clients if k[0] == key[0]]
@@ -89,6 +93,10 @@ def map_openai_error(exc: Exception, settings: ResolvedModelSettings) -> ModelEr
     import openai
 
     where = f"{settings.base_url} (model {settings.model})"
+    too_large = response_cap.caused_by_size(exc)
+    if too_large is not None:
+        return ModelError(f"The model endpoint {where} sent a response past {too_large.limit:,} bytes; it was "
+                          "cut off", kind="output_too_large")
     detail = _redact(getattr(exc, "message", None) or str(exc), settings)
     if isinstance(exc, openai.APIStatusError) and exc.status_code in (400, 413, 422):
         overflow = context.parse_overflow(exc.body, detail)
@@ -200,22 +208,23 @@ class OpenAIChatModel:
         bound = self.settings.request_timeout_s
         if deadline is not None:
             bound = max(0.001, min(bound, deadline - time.monotonic() + DEADLINE_GRACE_S))
+        client = _client(self.settings)  # outside the bound: the first one imports `openai` (seconds, cold)
         try:
             # The whole request, reading the stream included: the client's own timeout bounds only the wait
             # between two reads, which a model generating slowly never exceeds.
-            return await asyncio.wait_for(self._send(request, bound), bound)
+            return await asyncio.wait_for(self._send(client, request, bound), bound)
         except asyncio.TimeoutError:
             raise ModelError(f"The model at {self.settings.base_url} (model {self.settings.model}) did not "
                              f"answer within {bound:.1f} s", kind="timeout") from None
 
-    async def _send(self, request: dict[str, Any], timeout: float) -> ModelTurn:
+    async def _send(self, client: Any, request: dict[str, Any], timeout: float) -> ModelTurn:
         try:
             # The low-level `post` skips the client's recursive TypedDict transform of the body, which costs
             # ~2 ms of CPU per call on a long transcript; errors and parsing stay the client's.
             from openai import AsyncStream
             from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-            response = await _client(self.settings).post(
+            response = await client.post(
                 "/chat/completions", body=request, cast_to=ChatCompletion, options={"timeout": timeout},
                 stream=bool(request.get("stream")), stream_cls=AsyncStream[ChatCompletionChunk])
             if self.settings.stream:
@@ -246,13 +255,24 @@ class OpenAIChatModel:
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             log.debug("malformed completion: %r", exc)
             raise self._bad_response("sent a completion that is not a chat completion (wrong shape)") from None
-        return self._validated(turn)
+        turn = self._validated(turn)
+        size = len(turn.content or "") + sum(
+            CALL_CHARS + len(c.name) + (len(c.arguments) if isinstance(c.arguments, str) else 0) for c in turn.tool_calls)
+        if size > MAX_TURN_CHARS:
+            raise self._too_large()
+        return turn
+
+    def _too_large(self) -> ModelError:
+        return ModelError(f"The model at {self.settings.base_url} (model {self.settings.model}) sent more than "
+                          f"{MAX_TURN_CHARS:,} characters in one turn; the turn was cut off", kind="output_too_large")
 
     async def _collect_stream(self, stream: Any) -> ModelTurn:
-        content: list[str] = []
+        # StringIO, not a list of pieces: a million one-character deltas would cost ~50 MB as str objects.
+        content = io.StringIO()
         calls: dict[int, dict[str, Any]] = {}
         usage = finish = None
         seen_choice = False
+        size = 0
         try:
             async for chunk in stream:
                 usage = _usage(getattr(chunk, "usage", None)) or usage
@@ -263,13 +283,19 @@ class OpenAIChatModel:
                     if delta is None:
                         continue
                     if delta.content:
-                        content.append(delta.content)
+                        size += content.write(delta.content)
                     for part in delta.tool_calls or []:
-                        call = calls.setdefault(part.index or 0, {"id": None, "name": "", "arguments": ""})
+                        index = part.index or 0
+                        call = calls.get(index)
+                        if call is None:
+                            call = calls[index] = {"id": None, "name": io.StringIO(), "arguments": io.StringIO()}
+                            size += CALL_CHARS
                         call["id"] = part.id or call["id"]
                         if part.function is not None:
-                            call["name"] += part.function.name or ""
-                            call["arguments"] += part.function.arguments or ""
+                            size += call["name"].write(part.function.name or "")
+                            size += call["arguments"].write(part.function.arguments or "")
+                if size > MAX_TURN_CHARS:
+                    raise self._too_large()
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             log.debug("malformed stream chunk: %r", exc)
             raise self._bad_response("streamed a chunk that is not a chat completion chunk (wrong shape)") from None
@@ -279,9 +305,9 @@ class OpenAIChatModel:
             raise self._bad_response("streamed no choices")
         if finish is None:  # a stream cut short: its text and tool arguments are truncated
             raise self._bad_response("ended its stream before the model finished", retryable=True)
-        tool_calls = [ToolCall(id=c["id"] or "", name=c["name"], arguments=c["arguments"])
+        tool_calls = [ToolCall(id=c["id"] or "", name=c["name"].getvalue(), arguments=c["arguments"].getvalue())
                       for _, c in sorted(calls.items())]
-        return self._validated(ModelTurn(content="".join(content) or None, tool_calls=tool_calls, usage=usage,
+        return self._validated(ModelTurn(content=content.getvalue() or None, tool_calls=tool_calls, usage=usage,
                                          finish_reason=finish))
 
     def _validated(self, turn: ModelTurn) -> ModelTurn:

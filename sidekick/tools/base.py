@@ -2,8 +2,9 @@
 
 A tool is a name, a description, a pydantic arguments model (whose JSON Schema is the tool's
 inputSchema) and `run()`. `run` may be `async def` (it runs on the event loop) or a plain `def` (it
-blocks, so it runs in a worker thread). Whatever a tool raises comes back as a `ToolOutput` with
-`is_error=True`: a tool failure is something the model reads, never a protocol fault.
+blocks, so it runs in a worker thread: the tool's own pool when it sets `threads`, else a shared one).
+Whatever a tool raises comes back as a `ToolOutput` with `is_error=True`: a tool failure is something
+the model reads, never a protocol fault.
 """
 
 from __future__ import annotations
@@ -23,16 +24,22 @@ log = logging.getLogger("sidekick.tools")
 
 
 MAX_BLOCKING_CALLS = 64
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 
 
-def _blocking_pool() -> ThreadPoolExecutor:
-    """Threads for blocking tools, apart from asyncio's small default pool (6 threads on 2 cores), so
-    many slow fetches at once cannot starve a quick calculation."""
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=MAX_BLOCKING_CALLS, thread_name_prefix="sidekick-tool")
-    return _pool
+def _pool_for(tool: Tool) -> ThreadPoolExecutor:
+    """The threads a blocking tool runs on, apart from asyncio's small default pool (6 on 2 cores).
+
+    A tool with `threads` set has a pool of its own, so its calls beyond that many wait for one of its
+    threads (within their timeout) and never take another tool's: 64 slow fetches at once cannot
+    starve a calculation. The others share MAX_BLOCKING_CALLS threads.
+    """
+    key = tool.name if tool.threads else ""
+    pool = _pools.get(key)
+    if pool is None:
+        pool = _pools[key] = ThreadPoolExecutor(max_workers=tool.threads or MAX_BLOCKING_CALLS,
+                                                thread_name_prefix=f"sidekick-{key or 'tool'}")
+    return pool
 
 
 class ToolArgs(BaseModel):
@@ -67,6 +74,7 @@ class Tool:
     description: ClassVar[str]
     Args: ClassVar[type[BaseModel]]
     timeout_s: ClassVar[float] = 30.0
+    threads: ClassVar[int | None] = None  # a pool of this many threads of its own (blocking tools only)
     output_schema: ClassVar[dict[str, Any] | None] = None
 
     def run(self, args: Any) -> Any:  # pragma: no cover - abstract
@@ -142,7 +150,7 @@ class ToolRegistry:
             if inspect.iscoroutinefunction(tool.run):
                 value = await asyncio.wait_for(tool.run(args), tool.timeout_s)
             else:
-                running = asyncio.get_running_loop().run_in_executor(_blocking_pool(), tool.run, args)
+                running = asyncio.get_running_loop().run_in_executor(_pool_for(tool), tool.run, args)
                 value = await asyncio.wait_for(running, tool.timeout_s)
         except asyncio.TimeoutError:
             return ToolOutput(f"{name} timed out after {tool.timeout_s:g} s.", is_error=True)

@@ -58,6 +58,7 @@ class CalculateTool(Tool):
     )
     Args = CalculateArgs
     timeout_s = 5.0
+    threads = 4  # its own: it must answer while slow tools fill theirs
     output_schema = {
         "type": "object",
         "properties": {

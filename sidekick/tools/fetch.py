@@ -1,7 +1,8 @@
 """The `fetch_url` tool: read a web page as text.
 
 Limits (attributes of the tool, so an embedding program or a test can change them): connect timeout
-5 s, read timeout 10 s per socket read, 20 s for the whole fetch, 2 MB of decoded body (the rest is
+5 s, read timeout 10 s per socket read, 20 s for the whole fetch (enforced on its sockets, so a server
+trickling its headers cannot hold the worker thread), 2 MB of decoded body (the rest is
 cut and `truncated` set), 5 redirects, each followed by hand and re-checked by the SSRF guard
 (netguard). Only http and https; only text-like content types (HTML, text/*, JSON, XML, JavaScript).
 Environment proxies are not used: they would connect past the guard.
@@ -9,8 +10,7 @@ Environment proxies are not used: they would connect past the guard.
 
 from __future__ import annotations
 
-import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from pydantic import Field
@@ -18,11 +18,15 @@ from pydantic import Field
 from sidekick.tools.base import Tool, ToolArgs, ToolFailure, ToolOutput
 from sidekick.tools.netguard import BlockedAddress, Guard, Policy, Resolver, system_resolver
 
+if TYPE_CHECKING:
+    from sidekick.tools.webclient import Deadline
+
 REDIRECTS = (301, 302, 303, 307, 308)
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "application/ecmascript",
               "application/x-javascript", "application/x-ndjson", "application/yaml", "application/x-yaml",
               "application/toml", "application/x-www-form-urlencoded", "application/sql", "application/csv")
+TOO_LONG = "the fetch took too long and was abandoned"
 ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/json;q=0.9,*/*;q=0.5"
 
 
@@ -44,6 +48,7 @@ class FetchUrlTool(Tool):
     )
     Args = FetchArgs
     timeout_s = 30.0
+    threads = 16  # at most this many fetches at once; the rest wait their turn within their timeout
     output_schema = {
         "type": "object",
         "properties": {
@@ -79,20 +84,22 @@ class FetchUrlTool(Tool):
         from sidekick.tools import webclient
 
         guard = Guard(self.policy or Policy.from_env(), self.resolver)
-        deadline = time.monotonic() + self.total_timeout
-        try:
-            with webclient.guarded_session(guard, self.ca_bundle or True) as session:
-                return self._fetch(session, args, deadline)
-        except (BlockedAddress, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise ToolFailure(webclient.describe_error(exc)) from None
+        with webclient.Deadline(self.total_timeout) as deadline:
+            try:
+                with webclient.guarded_session(guard, self.ca_bundle or True, deadline) as session:
+                    return self._fetch(session, args, deadline)
+            except (BlockedAddress, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                if deadline.expired:  # the deadline shut the connection down: that is the real error
+                    raise ToolFailure(TOO_LONG) from None
+                raise ToolFailure(webclient.describe_error(exc)) from None
 
-    def _fetch(self, session: Any, args: FetchArgs, deadline: float) -> ToolOutput:
+    def _fetch(self, session: Any, args: FetchArgs, deadline: Deadline) -> ToolOutput:
         from sidekick.tools import webclient
 
         url = _checked_url(args.url)
         for _ in range(self.max_redirects + 1):
-            if time.monotonic() > deadline:
-                raise ToolFailure("the fetch took too long and was abandoned")
+            if deadline.expired or deadline.remaining() <= 0:
+                raise ToolFailure(TOO_LONG)
             with session.get(url, stream=True, allow_redirects=False, headers={"Accept": ACCEPT},
                              timeout=(self.connect_timeout, self.read_timeout)) as response:
                 location = response.headers.get("Location")
@@ -103,7 +110,9 @@ class FetchUrlTool(Tool):
                     raise ToolFailure(f"{url} answered HTTP {response.status_code} {response.reason or ''}".rstrip())
                 content_type, charset = _content_type(response.headers.get("Content-Type", ""))
                 _refuse_binary(url, content_type)
-                body, truncated = webclient.read_capped(response, self.max_bytes, deadline)
+                body, truncated = webclient.read_capped(response, self.max_bytes, deadline.at)
+                if deadline.expired:  # the body ended because the deadline shut the connection down
+                    raise ToolFailure(TOO_LONG)
                 return _result(args, url, response.status_code, content_type, charset, body, truncated)
         raise ToolFailure(f"too many redirects (more than {self.max_redirects}), last to {url}")
 
@@ -158,6 +167,7 @@ def _result(args: FetchArgs, final_url: str, status: int, content_type: str, cha
     if is_html:
         page = htmltext.html_to_page(decoded, final_url, with_links=args.links)
         title, decoded, links = page.title, page.text, page.links
+        truncated = truncated or page.cut
     text = decoded
     if len(text) > args.max_chars:
         text, truncated = text[: args.max_chars], True

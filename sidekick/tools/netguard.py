@@ -3,7 +3,7 @@
 Every address a host name resolves to must be publicly routable, or the fetch is refused: loopback,
 private, link-local, shared (CGNAT), multicast, reserved and unspecified addresses are refused, also
 when wrapped in IPv6 (IPv4-mapped, 6to4, NAT64, Teredo). Cloud metadata endpoints are refused even when
-private addresses are allowed, unless listed by address.
+private addresses are allowed, and inside an allowed network, unless listed by address.
 
 `SIDEKICK_ALLOW_PRIVATE_URLS` relaxes the policy: `1` (or true/yes) allows every non-metadata address;
 a comma-separated list of addresses and networks (`127.0.0.1,10.1.0.0/16`) allows just those.
@@ -59,6 +59,13 @@ def _embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+def parse_address(text: str) -> IPAddress:
+    """An address literal without its IPv6 zone id (`fe80::1%eth0`, `%25eth0` as URLs spell it): the zone
+    names an interface, not another host, and an address with a scope compares unequal to the same one
+    without, which would slip past the metadata check. ValueError when `text` is not an address."""
+    return ipaddress.ip_address(text.split("%", 1)[0])
+
+
 def is_metadata(ip: IPAddress) -> bool:
     """True for a cloud metadata endpoint, also in an IPv6 wrapping."""
     inner = _embedded_ipv4(ip)
@@ -111,12 +118,19 @@ class Policy:
 
     def reason(self, ip: IPAddress) -> str | None:
         """Why this policy refuses `ip`, or None when allowed."""
+        if is_metadata(ip):
+            return None if self._lists_address(ip) else refusal_reason(ip)
         if any(ip.version == net.version and ip in net for net in self.allowed):
             return None
         reason = refusal_reason(ip)
-        if reason is None or (self.allow_all_private and not is_metadata(ip)):
+        if reason is None or self.allow_all_private:
             return None
         return reason
+
+    def _lists_address(self, ip: IPAddress) -> bool:
+        # A metadata endpoint is opened by naming it, never by a network around it (0.0.0.0/0, fd00::/8).
+        same = {ip, _embedded_ipv4(ip)}
+        return any(net.num_addresses == 1 and net.network_address in same for net in self.allowed)
 
 
 @dataclass
@@ -134,7 +148,7 @@ class Guard:
         """
         host = host.strip("[]").rstrip(".")
         try:
-            addresses = [(host, ipaddress.ip_address(host))]
+            addresses = [(host, parse_address(host))]
         except ValueError:
             try:
                 resolved = list(self.resolver(host, port))
@@ -142,7 +156,7 @@ class Guard:
                 raise BlockedAddress(f"cannot resolve host {host!r}: {exc}") from exc
             if not resolved:
                 raise BlockedAddress(f"host {host!r} has no addresses")
-            addresses = [(str(a), ipaddress.ip_address(str(a).split("%", 1)[0])) for a in resolved]
+            addresses = [(str(a), parse_address(str(a))) for a in resolved]
         for _, ip in addresses:
             reason = self.policy.reason(ip)
             if reason is not None:

@@ -144,6 +144,7 @@ class WebSearchTool(Tool):
     )
     Args = SearchArgs
     timeout_s = 30.0
+    threads = 8
     output_schema = {
         "type": "object",
         "properties": {

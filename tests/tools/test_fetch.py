@@ -180,7 +180,7 @@ def test_a_public_name_passes_the_guard_without_the_test_connecting(monkeypatch:
     monkeypatch.delenv("SIDEKICK_ALLOW_PRIVATE_URLS", raising=False)
     attempts: list[str] = []
 
-    def refuse_to_connect(conn: Any, guard: Any, new_conn: Any) -> Any:
+    def refuse_to_connect(conn: Any, guard: Any, new_conn: Any, deadline: Any) -> Any:
         attempts.append(guard.vet(conn._dns_host, conn.port)[0])
         raise OSError("the test never connects to a public address")
 
