@@ -49,9 +49,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    from sidekick.redact import RedactingFilter, remember_environment_secrets
+    from sidekick.stderr_log import NonBlockingStderrHandler
+
+    remember_environment_secrets()
+    handler = NonBlockingStderrHandler()
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.setLevel(level.upper())
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level.upper())
@@ -63,7 +68,7 @@ def serve_stdio(args: argparse.Namespace) -> int:
     protocol_fd = claim_stdout()
     options = ServeOptions(max_line_bytes=args.max_line_bytes, shutdown_grace_s=args.shutdown_grace)
     asyncio.run(serve(0, protocol_fd, options))
-    if threading.active_count() > 1:
+    if any(not thread.daemon for thread in threading.enumerate() if thread is not threading.main_thread()):
         # A worker stuck in a blocking tool (a hung fetch) would hold up interpreter exit past the grace
         # period; everything owed to the peer has been written by now.
         logging.shutdown()

@@ -28,6 +28,8 @@ SETTINGS: dict[str, str] = {
     "SIDEKICK_SEARXNG_URL": "a SearxNG instance for web_search",
     "SIDEKICK_DDG_URL": "override the DuckDuckGo HTML endpoint web_search falls back to",
     "SIDEKICK_LOG_LEVEL": "stderr log level: debug, info, warning (default), error",
+    "SIDEKICK_FRAMEWORK": "the framework of runs that name none: native (default), upfront, langgraph, a plugin",
+    "SIDEKICK_MODEL_PROVIDER": "the model provider of runs that name none (default openai: OpenAI-compatible)",
     "OPENAI_BASE_URL": "fallback endpoint",
     "OPENAI_API_KEY": "fallback API key",
 }

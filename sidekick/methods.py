@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -14,6 +13,7 @@ from sidekick.protocol import (
     SUPPORTED_PROTOCOL_VERSIONS,
     CallToolParams,
     CallToolResult,
+    EmptyParams,
     Implementation,
     InitializeParams,
     InitializeResult,
@@ -23,11 +23,10 @@ from sidekick.protocol import (
     TextContent,
 )
 from sidekick.agent.wire import RunParams, RunResult, RunTaskArgs
-from sidekick.errors import InvalidParams
 from sidekick.dispatch import Method, RequestContext
+from sidekick.method_table import params_model
 
 if TYPE_CHECKING:
-    from sidekick.agent.chat import ChatModel, ResolvedModelSettings
     from sidekick.logforward import LogForwarder
     from sidekick.tools.base import ToolRegistry
 
@@ -46,7 +45,7 @@ class ServerState:
     """What the methods share for the life of the process."""
 
     registry_factory: Callable[[], ToolRegistry]
-    model_factory: Callable[[ResolvedModelSettings], ChatModel] | None = None
+    run_hooks: list[object] = field(default_factory=list)  # run-hook consumers of every run (sidekick.hooks)
     log_forwarder: LogForwarder | None = None
     client_info: dict[str, Any] | None = None
     protocol_version: str | None = None
@@ -69,18 +68,20 @@ def build_methods(state: ServerState) -> list[Method]:
     """The method table for one session."""
 
     def initialize(ctx: RequestContext, params: InitializeParams) -> InitializeResult:
+        from sidekick.frameworks import available_frameworks
+
         state.protocol_version = negotiate_version(params.protocol_version)
         state.client_info = params.client_info.model_dump() if params.client_info else None
         log.info("initialize from %s, protocol %s", state.client_info, state.protocol_version)
+        sidekick = {"run": True, "hostTools": True, "hostToolMeta": True, "frameworks": available_frameworks()}
         return InitializeResult(
             protocol_version=state.protocol_version,
-            capabilities={"tools": {"listChanged": False}, "logging": {},
-                          "experimental": {"sidekick": {"run": True, "hostTools": True, "hostToolMeta": True}}},
+            capabilities={"tools": {"listChanged": False}, "logging": {}, "experimental": {"sidekick": sidekick}},
             server_info=Implementation(name=SERVER_NAME, version=__version__),
             instructions=INSTRUCTIONS,
         )
 
-    def initialized(ctx: RequestContext, params: dict[str, Any]) -> None:
+    def initialized(ctx: RequestContext, params: EmptyParams) -> None:
         log.debug("the client is initialized")
 
     def ping(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -103,19 +104,12 @@ def build_methods(state: ServerState) -> list[Method]:
     async def run(ctx: RequestContext, params: RunParams) -> RunResult:
         return await run_task(state, ctx, params)
 
-    return [
-        Method("initialize", initialize, InitializeParams),
-        Method("notifications/initialized", initialized),
-        Method("ping", ping),  # no params model: the hot path of every health check
-        Method("logging/setLevel", set_level, SetLevelParams),
-        Method("tools/list", list_tools, ListToolsParams),
-        Method("tools/call", call_tool, CallToolParams),
-        Method("sidekick/run", run, RunParams),
-    ]
+    handlers = {"initialize": initialize, "notifications/initialized": initialized, "ping": ping,
+                "logging/setLevel": set_level, "tools/list": list_tools, "tools/call": call_tool, "sidekick/run": run}
+    return [Method(name, handler, params_model(name)) for name, handler in handlers.items()]
 
 
 RUN_TASK = "run_task"
-FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # what chat-completions endpoints accept
 
 
 @functools.cache
@@ -137,10 +131,11 @@ async def call_run_task(state: ServerState, ctx: RequestContext, arguments: dict
     try:
         args = RunTaskArgs.model_validate(arguments)
         result = await run_task(state, ctx, RunParams(task=args.task, max_steps=args.max_steps,
-                                                      context=args.context, timeout_ms=args.timeout_ms))
+                                                      context=args.context, timeout_ms=args.timeout_ms,
+                                                      framework=args.framework))
     except ValidationError as exc:
         text, failed, structured = f"Invalid arguments for run_task: {describe_validation_error(exc)}", True, None
-    except RpcError as exc:  # configuration: no model, unknown tools
+    except RpcError as exc:  # configuration: no model, unknown tools or framework
         text, failed, structured = f"run_task could not start: {exc.message}", True, None
     else:
         text, failed = result.text, result.stop_reason == "error"
@@ -149,29 +144,9 @@ async def call_run_task(state: ServerState, ctx: RequestContext, arguments: dict
 
 
 async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -> RunResult:
-    """One `sidekick/run`: resolve the model, assemble the run's tools, and loop until done."""
-    from sidekick.agent.loop import AgentLoop
-    from sidekick.agent.chat import resolve_settings
-    from sidekick.agent.toolbox import Toolbox
+    """One `sidekick/run`: built by `build_run`, its host tools called back over this session."""
+    from sidekick.runs import build_run
 
-    registry = state.registry
-    builtin = registry.names() if params.tools is None else params.tools
-    unknown = [name for name in builtin if name not in registry.tools]
-    if unknown:
-        raise InvalidParams(f"Invalid params: unknown tool(s) {', '.join(unknown)}; "
-                            f"available: {', '.join(registry.names())}")
-    host_names = [tool.name for tool in params.host_tools or []]
-    bad = [n for n in host_names if not FUNCTION_NAME.match(n)]
-    clashes = sorted({n for n in host_names if n in builtin or host_names.count(n) > 1})
-    if bad or clashes:
-        raise InvalidParams("Invalid params: hostTools: " + "; ".join(
-            ([f"names must match {FUNCTION_NAME.pattern} (got {', '.join(map(repr, bad))})"] if bad else []) +
-            ([f"{', '.join(clashes)} clash with another tool of this run"] if clashes else [])))
-    settings = resolve_settings(params.model)
-    if state.model_factory is None:
-        from sidekick.agent.openai_model import OpenAIChatModel
-
-        state.model_factory = OpenAIChatModel
     timeout_s = params.host_tool_timeout_ms / 1000
 
     async def call_host(name: str, arguments: dict[str, Any]) -> Any:
@@ -180,6 +155,6 @@ async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -
                                                            "_meta": {"relatedRequestId": ctx.id}},
                                          timeout=timeout_s)
 
-    toolbox = Toolbox(registry, builtin, params.host_tools or [], call_host)
-    loop = AgentLoop(state.model_factory(settings), toolbox, progress=lambda n, message: ctx.progress(n, message))
-    return await loop.run(params)
+    progress = ctx.progress if ctx.progress_token is not None else None
+    run = build_run(params, state.registry, call_host=call_host, progress=progress, hooks=state.run_hooks)
+    return await run.execute()

@@ -7,9 +7,9 @@ and camelCase on the wire.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
@@ -17,6 +17,40 @@ LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
 
 LogLevel = Literal["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
 RequestId = Union[str, int]
+
+
+# pydantic will not serialize past ~255 levels and json past ~1000; values written by a model or a page
+# (tool arguments) are cut well before either, so such a value costs its own depth, never the whole answer.
+MAX_VALUE_DEPTH = 64
+
+
+def nests_within(value: Any, levels: int = MAX_VALUE_DEPTH) -> bool:
+    """Whether `value`'s containers nest at most `levels` deep (recursing no deeper than that)."""
+    if isinstance(value, dict):
+        return levels > 0 and all(nests_within(v, levels - 1) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return levels > 0 and all(nests_within(v, levels - 1) for v in value)
+    return True
+
+
+def _cut(value: Any, levels: int) -> Any:
+    if not isinstance(value, (dict, list, tuple)):
+        return value
+    if levels == 0:
+        return f"(cut: nested deeper than {MAX_VALUE_DEPTH} levels)"
+    if isinstance(value, dict):
+        return {k: _cut(v, levels - 1) for k, v in value.items()}
+    return [_cut(v, levels - 1) for v in value]
+
+
+def cut_depth(value: Any) -> Any:
+    """`value` itself when its containers nest at most MAX_VALUE_DEPTH deep, else a copy cut at that depth."""
+    return value if nests_within(value) else _cut(value, MAX_VALUE_DEPTH)
+
+
+DepthBounded = Annotated[Any, BeforeValidator(cut_depth)]
+"""Any JSON value, cut at MAX_VALUE_DEPTH when validated."""
+DepthBoundedObject = Annotated[dict[str, Any], BeforeValidator(cut_depth)]
 
 
 class WireModel(BaseModel):

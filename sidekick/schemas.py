@@ -9,34 +9,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from pydantic import BaseModel
-
-from sidekick import protocol as p
-from sidekick.agent import wire as run
-
-
-class WireMethod(NamedTuple):
-    name: str
-    direction: str  # who sends it: "host" or "sidekick"
-    params: type[BaseModel]
-    result: type[BaseModel] | None  # None: a notification
-
-
-WIRE_METHODS: tuple[WireMethod, ...] = (
-    WireMethod("initialize", "host", p.InitializeParams, p.InitializeResult),
-    WireMethod("notifications/initialized", "host", p.EmptyParams, None),
-    WireMethod("ping", "both", p.EmptyParams, p.EmptyResult),
-    WireMethod("logging/setLevel", "host", p.SetLevelParams, p.EmptyResult),
-    WireMethod("tools/list", "host", p.ListToolsParams, p.ListToolsResult),
-    WireMethod("tools/call", "host", p.CallToolParams, p.CallToolResult),
-    WireMethod("sidekick/run", "host", run.RunParams, run.RunResult),
-    WireMethod("host/callTool", "sidekick", p.HostCallToolParams, p.HostCallToolResult),
-    WireMethod("notifications/cancelled", "both", p.CancelledParams, None),
-    WireMethod("notifications/progress", "sidekick", p.ProgressParams, None),
-    WireMethod("notifications/message", "sidekick", p.LogMessageParams, None),
-)
+from sidekick.method_table import WIRE_METHODS
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "schemas"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from sidekick.dispatch import Method, MethodTable, RequestContext
 from sidekick.errors import (
@@ -47,6 +47,16 @@ def error_message(request_id: Any, error: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
+async def _wait_all(tasks: set[asyncio.Task[Any]], timeout: float,
+                    cut_short: asyncio.Future[Any] | None) -> set[asyncio.Task[Any]]:
+    """Wait until every task is done, `timeout` passes or `cut_short` is done; the tasks still running."""
+    everything = asyncio.ensure_future(asyncio.wait(tasks))
+    await asyncio.wait({everything} | ({cut_short} if cut_short else set()), timeout=timeout,
+                       return_when=asyncio.FIRST_COMPLETED)
+    everything.cancel()  # stops the waiting only, not the tasks
+    return {task for task in tasks if not task.done()}
+
+
 class Session:
     """Serves one peer: dispatches what it sends, and sends it requests and notifications of our own."""
 
@@ -59,6 +69,7 @@ class Session:
         self._pending: dict[str, asyncio.Future[Any]] = {}
         self._next_id = itertools.count(1)
         self._background: set[asyncio.Task[Any]] = set()
+        self._batches: set[asyncio.Task[Any]] = set()  # each sends its batch's answers once all are ready
         self.closed = False
         for method in (methods or {}).values():
             self.add_method(method)
@@ -116,7 +127,9 @@ class Session:
             if ready:
                 self._send(ready)
             return
-        self._spawn(self._finish_batch(answers))
+        finisher = asyncio.get_running_loop().create_task(self._finish_batch(answers))
+        self._batches.add(finisher)
+        finisher.add_done_callback(self._batches.discard)
 
     async def _finish_batch(self, answers: list[Any]) -> None:
         tasks = [a for a in answers if isinstance(a, asyncio.Task)]
@@ -150,6 +163,9 @@ class Session:
         if name == CANCELLED_NOTIFICATION and is_notification:
             self._cancel_from_peer(params)
             return None
+        if self._inflight and not is_notification and _id_key(request_id) in self._inflight:
+            return error_message(request_id, InvalidRequest(
+                f"Invalid Request: id {request_id!r} is already in use by a request in flight").to_error())
         ctx = RequestContext(self, None if is_notification else request_id, name, params)
         method = self.methods.get(name)
         if method is None or not method.is_async:  # jsonrpcserver answers unknown methods with -32601
@@ -157,9 +173,6 @@ class Session:
         if self._shutting_down:
             return None if is_notification else error_message(request_id, ServerShuttingDown().to_error())
         key = _id_key(request_id)
-        if not is_notification and key in self._inflight:
-            return error_message(request_id, InvalidRequest(
-                f"Invalid Request: id {request_id!r} is already in use by a request in flight").to_error())
         task = asyncio.get_running_loop().create_task(self._dispatch_async(message, ctx))
         if not is_notification:
             self._inflight[key] = task
@@ -208,9 +221,6 @@ class Session:
         if self._inflight.get(key) is task:
             del self._inflight[key]
         self._cancelled_by_peer.discard(task)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        self._track(asyncio.get_running_loop().create_task(coro))  # type: ignore[arg-type]
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
@@ -271,24 +281,27 @@ class Session:
     def in_flight(self) -> int:
         return len(self._inflight)
 
-    async def shutdown(self, grace: float, input_closed: bool = True) -> None:
-        """Let work in flight finish for `grace` seconds, cancel the rest, and fail pending host requests.
+    async def shutdown(self, grace: float, input_closed: bool = True,
+                       cut_short: asyncio.Future[Any] | None = None) -> None:
+        """Let work in flight finish for `grace` seconds (or until `cut_short` is done), cancel the rest,
+        and fail pending host requests.
 
         With the input closed the host can no longer answer us, so its pending requests fail at once.
         """
         self._shutting_down = True
         if input_closed:
             self.close()
-        work = set(self._inflight.values()) | self._background
+        work = set(self._inflight.values()) | self._background | self._batches
         if work:
-            _, late = await asyncio.wait(work, timeout=grace)
+            late = await _wait_all(work, grace, cut_short)
+            late -= self._batches  # never cancelled: each answers once its requests have answered -32002
             for task in late:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=1.0)
         self.close()
-        if self._background:
-            await asyncio.wait(set(self._background), timeout=1.0)
+        if self._background or self._batches:
+            await asyncio.wait(self._background | self._batches, timeout=1.0)
 
     def close(self) -> None:
         """The peer is gone: reject every request we are waiting on with one clear error."""

@@ -236,3 +236,33 @@ async def test_no_answer_to_a_notification_during_shutdown(h: Harness) -> None:
     await h.session.shutdown(grace=0.01)
     h.line(json.dumps({"jsonrpc": "2.0", "method": "wait"}))
     assert h.sent == []
+
+
+async def test_an_inline_request_reusing_an_in_flight_id_is_refused(h: Harness) -> None:
+    h.line(req("r", "wait"))
+    h.line(req("r", "echo", {"value": 1}))
+    h.line(req("r", "nope"))
+    h.line(req("other", "echo", {"value": 2}))
+    assert [(m["id"], m.get("error", {}).get("code")) for m in h.sent] == [("r", -32600), ("r", -32600),
+                                                                           ("other", None)]
+    assert "already in use" in h.sent[0]["error"]["message"]
+    h.release.set()
+    sent = await h.next_sent(4)
+    assert sent[3] == {"jsonrpc": "2.0", "result": {"waited": True}, "id": "r"}
+    h.line(req("r", "echo", {"value": 3}))  # free again once answered
+    assert h.sent[4] == {"jsonrpc": "2.0", "result": {"value": 3}, "id": "r"}
+
+
+async def test_a_batch_still_running_at_shutdown_is_answered_in_full(h: Harness) -> None:
+    h.line(json.dumps([json.loads(req(1, "wait")), json.loads(req(2, "echo", {"value": 2}))]))
+    await h.session.shutdown(grace=0.01)
+    assert len(h.sent) == 1 and isinstance(h.sent[0], list)
+    assert {m["id"]: m.get("result") or error_code(m) for m in h.sent[0]} == {1: -32002, 2: {"value": 2}}
+
+
+async def test_shutdown_stops_waiting_when_cut_short(h: Harness) -> None:
+    h.line(req(1, "wait"))
+    cut_short = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(cut_short.set_result, None)
+    await asyncio.wait_for(h.session.shutdown(grace=600, cut_short=cut_short), 30)  # not the 600 s grace
+    assert h.sent[0]["id"] == 1 and error_code(h.sent[0]) == -32002

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from sidekick.agent.wire import MIN_CONTEXT_TOKENS, ModelSettings, Usage
 from sidekick.errors import ConfigurationError
+from sidekick.redact import remember_secret
 
 DEFAULT_MODEL = "gpt-4o-mini"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -107,6 +108,7 @@ def resolve_settings(given: ModelSettings | None) -> ResolvedModelSettings:
     # The operator's key goes only to the operator's endpoint, never to a base URL a request names.
     same_endpoint = base_url.rstrip("/") == env_base_url.rstrip("/")
     api_key = given.api_key or (_env("SIDEKICK_API_KEY", "OPENAI_API_KEY") if same_endpoint else None)
+    remember_secret(api_key)
     if not api_key:
         if base_url.rstrip("/") == OPENAI_BASE_URL:
             raise ConfigurationError(

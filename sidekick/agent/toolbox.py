@@ -16,7 +16,7 @@ from sidekick.errors import (
     RequestTimeoutError,
     describe_validation_error,
 )
-from sidekick.protocol import HostCallToolResult, ToolSpec
+from sidekick.protocol import MAX_VALUE_DEPTH, HostCallToolResult, ToolSpec, cut_depth, nests_within
 from sidekick.tools.base import ToolOutput, ToolRegistry
 
 HostCaller = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -37,7 +37,7 @@ def _host_text(answer: Any) -> tuple[str, bool]:
     texts = [b["text"] for b in result.content if b.get("type") == "text" and isinstance(b.get("text"), str)]
     text = "\n".join(texts)
     if not text and result.structured_content is not None:
-        text = json.dumps(result.structured_content, ensure_ascii=False)
+        text = json.dumps(cut_depth(result.structured_content), ensure_ascii=False)
     return text, result.is_error
 
 
@@ -64,11 +64,14 @@ class Toolbox:
 
     async def call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
         source = self.source(name)
-        if source == "builtin":
-            return await self.registry.call(name, arguments)
         if source == "unknown":
             return ToolOutput(f"Unknown tool {name!r}. Available tools: {', '.join(self.names()) or 'none'}.",
                               is_error=True)
+        if not nests_within(arguments):  # too deep to send to the host, or for any tool to need
+            return ToolOutput(f"Invalid arguments for {name}: nested deeper than {MAX_VALUE_DEPTH} levels; "
+                              "send a flatter JSON object", is_error=True)
+        if source == "builtin":
+            return await self.registry.call(name, arguments)
         assert self.call_host is not None
         try:
             answer = await self.call_host(name, arguments)

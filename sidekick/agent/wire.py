@@ -6,7 +6,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import ConfigDict, Field
 
-from sidekick.protocol import RequestMeta, ToolSpec, WireModel
+from sidekick.protocol import DepthBounded, DepthBoundedObject, RequestMeta, ToolSpec, WireModel
 
 StopReason = Literal["done", "max_steps", "timeout", "token_budget", "error"]
 
@@ -20,6 +20,8 @@ class ModelSettings(WireModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    provider: Optional[str] = Field(default=None, description=(
+        "The model provider (default $SIDEKICK_MODEL_PROVIDER, else openai: any OpenAI-compatible endpoint)"))
     base_url: Optional[str] = None
     model: Optional[str] = None
     api_key: Optional[str] = Field(default=None, repr=False)
@@ -38,6 +40,9 @@ class RunParams(WireModel):
     """Params of `sidekick/run`."""
 
     task: str = Field(min_length=1)
+    framework: Optional[str] = Field(default=None, description=(
+        "What runs the task: native (default, or $SIDEKICK_FRAMEWORK), upfront, langgraph, or an installed "
+        "plugin; initialize lists them in capabilities.experimental.sidekick.frameworks"))
     context: Optional[dict[str, Any]] = None
     messages: Optional[list[dict[str, Any]]] = None
     tools: Optional[list[str]] = None
@@ -62,13 +67,14 @@ class RunTaskArgs(WireModel):
     max_steps: int = Field(default=DEFAULT_MAX_STEPS, ge=1, le=200, description="Most model turns to take.")
     context: Optional[dict[str, Any]] = Field(default=None, description="Facts the task may need.")
     timeout_ms: Optional[int] = Field(default=None, gt=0, description="Stop after this many milliseconds.")
+    framework: Optional[str] = Field(default=None, description="What runs the task (default native).")
 
 
 class Step(WireModel):
     """One tool call the run made."""
 
     tool: str
-    arguments: Any
+    arguments: DepthBounded
     ok: bool
     preview: str
     duration_ms: float
@@ -101,7 +107,7 @@ class RunResult(WireModel):
     steps: list[Step]
     tools_used: list[str]
     usage: Usage
-    messages: list[dict[str, Any]]
+    messages: list[DepthBoundedObject]
     model_turns: int
     duration_ms: float
     error: Optional[RunError] = None

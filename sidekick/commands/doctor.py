@@ -77,6 +77,26 @@ def check_plugins() -> Check:
     return Check(True, "tools load", detail)
 
 
+def check_frameworks() -> Check:
+    """The frameworks a run may name; each plugin framework is loaded to see that it imports."""
+    from sidekick.errors import ConfigurationError
+    from sidekick.frameworks import available_frameworks, get_framework, installed, plugin_names
+
+    problems = []
+    for name in plugin_names():
+        try:
+            get_framework(name)
+        except ConfigurationError as exc:
+            problems.append(exc.message)
+    detail = "available: " + ", ".join(available_frameworks())
+    if not installed("langgraph"):
+        detail += " (langgraph: pip install 'eliza-sidekick[langgraph]')"
+    if problems:
+        return Check(False, f"{len(problems)} framework plugin problem(s)", detail + "; " + "; ".join(problems),
+                     "fix or uninstall the plugin package named above")
+    return Check(True, "frameworks load", detail)
+
+
 async def check_tool_calling(settings: ResolvedModelSettings, timeout: float) -> Check:
     """One probe through the loop's own adapter and reply reader: does the model call a tool, and how."""
     from sidekick.agent.openai_model import OpenAIChatModel
@@ -136,7 +156,7 @@ async def check_model(timeout: float) -> list[Check]:
 def main(args: argparse.Namespace) -> int:
     from sidekick.config import config_path, describe_settings
 
-    checks = [check_python(), *check_dependencies(), check_plugins()]
+    checks = [check_python(), *check_dependencies(), check_plugins(), check_frameworks()]
     print(f"config file: {config_path()}{'' if config_path().is_file() else ' (none)'}")
     for row in describe_settings(getattr(args, "applied_from_file", {})):
         print(f"  {row.name:<28} {row.shown():<40} [{row.source}]")

@@ -1,4 +1,4 @@
-"""`sidekick run "task"`: the loop once, in this process, with a live view of its steps."""
+"""`sidekick run "task"`: one run (any framework) in this process, with a live view of its steps."""
 
 from __future__ import annotations
 
@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=10)
     parser.add_argument("--timeout-ms", type=int)
     parser.add_argument("--tools", help="comma-separated tool names to enable (default: all)")
+    parser.add_argument("--framework", help="what runs the task: native (default, or $SIDEKICK_FRAMEWORK), "
+                                            "upfront, langgraph, or an installed plugin")
     parser.add_argument("--stream", action="store_true", help="stream completions from the endpoint")
     parser.add_argument("--max-tokens", type=positive_int, metavar="N",
                         help="most tokens one model turn may generate (default $SIDEKICK_MAX_TOKENS, else 1024)")
@@ -39,31 +41,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from sidekick.agent.loop import AgentLoop
-    from sidekick.agent.chat import resolve_settings
     from sidekick.agent.wire import ModelSettings, RunParams
-    from sidekick.agent.openai_model import OpenAIChatModel
-    from sidekick.agent.toolbox import Toolbox
-    from sidekick.errors import ConfigurationError
+    from sidekick.errors import ConfigurationError, InvalidParams
+    from sidekick.runs import build_run
     from sidekick.tools import build_registry
 
     registry = build_registry()
-    names = registry.names() if not args.tools else [n.strip() for n in args.tools.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(registry.names()))
-    if unknown:
-        print(f"sidekick run: unknown tool(s) {', '.join(unknown)}; available: {', '.join(registry.names())}",
-              file=sys.stderr)
-        return EXIT_CONFIG
+    names = None if not args.tools else [n.strip() for n in args.tools.split(",") if n.strip()]
+    view = LiveView()
     try:
-        settings = resolve_settings(ModelSettings(model=args.model, base_url=args.base_url, api_key=args.api_key,
-                                                  stream=args.stream or None, max_tokens=args.max_tokens))
-        params = RunParams(task=args.task, max_steps=args.max_steps, timeout_ms=args.timeout_ms, tools=names)
-    except (ConfigurationError, ValidationError) as exc:
+        model = ModelSettings(model=args.model, base_url=args.base_url, api_key=args.api_key,
+                              stream=args.stream or None, max_tokens=args.max_tokens)
+        params = RunParams(task=args.task, max_steps=args.max_steps, timeout_ms=args.timeout_ms, tools=names,
+                           model=model, framework=args.framework)
+        run = build_run(params, registry, progress=view.step)
+    except (ConfigurationError, InvalidParams) as exc:
+        print(f"sidekick run: {exc.message.removeprefix('Invalid params: ')}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ValidationError as exc:
         print(f"sidekick run: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    view = LiveView()
-    loop = AgentLoop(OpenAIChatModel(settings), Toolbox(registry, names), progress=view.step)
-    result = asyncio.run(loop.run(params))
+    result = asyncio.run(run.execute())
     view.finish(f"{result.stop_reason} after {result.model_turns} model turn(s), {len(result.steps)} tool "
                 f"call(s), {result.usage.total_tokens} tokens, {result.duration_ms / 1000:.1f}s")
     if args.json:

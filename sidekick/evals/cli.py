@@ -27,9 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "'oracle' makes the gold calls, 'faulty' over-orders in every place_order, "
                             "'textual' writes the oracle's calls as text the way a real small model does")
     parser.add_argument("--trials", type=int, default=1, metavar="K", help="trials per task; reports pass^1..K")
-    parser.add_argument("--baseline", choices=["upfront"],
-                        help="also run the baseline: one model call picks every action, the answer is "
-                             "written without seeing any result")
+    parser.add_argument("--framework", default="native", metavar="NAME",
+                        help="the framework measured (default native, the sidekick loop; also langgraph or an "
+                             "installed plugin)")
+    parser.add_argument("--baseline", metavar="NAME",
+                        help="also run this framework to compare with, e.g. upfront: one model call picks every "
+                             "action, the answer is written without seeing any result")
     parser.add_argument("--out", default=DEFAULT_OUT, metavar="DIR",
                         help=f"report directory (default: ./{DEFAULT_OUT})")
     parser.add_argument("--tasks", action="append", metavar="IDS",
@@ -69,6 +72,18 @@ def _endpoint(args: argparse.Namespace, suite: Any) -> Iterator[tuple[str, str, 
     yield settings.base_url, settings.model, settings.api_key
 
 
+def _check_frameworks(*names: str | None) -> None:
+    """Frameworks are run by the `sidekick --stdio` child of this Python: what it has, this process has."""
+    from sidekick.frameworks import available_frameworks
+
+    available = available_frameworks()
+    for name in names:
+        if name is not None and name not in available:
+            raise ValueError(f"unknown framework {name!r}; available: {', '.join(available)}")
+    if names[0] == names[1]:
+        raise ValueError(f"--baseline is --framework itself ({names[0]}); compare two different frameworks")
+
+
 def _list(suite: Any) -> int:
     from sidekick.evals.suite import available_suites
 
@@ -80,12 +95,12 @@ def _list(suite: Any) -> int:
 
 
 def _print_summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
-    from sidekick.evals.report import LABELS
+    from sidekick.evals.report import label
 
     modes, summary = report["modes"], report["summary"]
     print(f"{report['suite']}: {len(report['tasks'])} tasks x {report['trials']} trial(s), model "
           f"{report['model']}")
-    header = f"  {'category':10}" + "".join(f"{LABELS[m]:>18}" for m in modes)
+    header = f"  {'category':10}" + "".join(f"{label(m):>18}" for m in modes)
     print(header)
     for category in summary[modes[0]]["byCategory"]:
         print(f"  {category:10}" + "".join(f"{summary[m]['byCategory'][category]['passRate'] * 100:>17.1f}%"
@@ -114,6 +129,7 @@ def main(args: argparse.Namespace) -> int:
         if args.max_tokens is not None and args.max_tokens < 1:
             raise ValueError(f"--max-tokens must be at least 1, got {args.max_tokens}")
         tasks = select_tasks(suite, _task_ids(args.tasks))
+        _check_frameworks(args.framework, args.baseline)
     except ValueError as exc:
         print(f"sidekick eval: {exc}", file=sys.stderr)
         return 2
@@ -127,7 +143,7 @@ def main(args: argparse.Namespace) -> int:
         max_tokens = resolve_max_tokens(args.max_tokens)  # resolved once: the loop and the baseline get the same
         with _endpoint(args, suite) as (base_url, model, api_key):
             config = EvalConfig(base_url=base_url, model=model, api_key=api_key, trials=args.trials,
-                                baseline=args.baseline, task_ids=[t.id for t in tasks],
+                                framework=args.framework, baseline=args.baseline, task_ids=[t.id for t in tasks],
                                 concurrency=args.concurrency, max_steps=args.max_steps,
                                 temperature=args.temperature, timeout_s=args.timeout, max_tokens=max_tokens)
             from sidekick.evals.endpoint import describe_endpoint

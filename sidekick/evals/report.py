@@ -12,6 +12,16 @@ from sidekick.evals.suite import ANSWER_PROBLEMS
 
 LABELS = {"sidekick": "Sidekick loop", "upfront": "Upfront baseline"}
 COLOURS = {"sidekick": "#2a7ab0", "upfront": "#d98c2b"}
+OTHER_COLOURS = ("#3b9a5a", "#8e5ab5", "#c44e52", "#6b6b6b")
+
+
+def label(mode: str) -> str:
+    """How a mode is named in the report; a mode of any other framework is named after it."""
+    return LABELS.get(mode, f"{mode} framework")
+
+
+def colour(mode: str) -> str:
+    return COLOURS.get(mode) or OTHER_COLOURS[sum(map(ord, mode)) % len(OTHER_COLOURS)]
 
 
 def _pct(value: float) -> str:
@@ -77,7 +87,7 @@ def markdown(report: dict[str, Any], chart_file: str | None = None) -> str:
              "A run passes when the final database equals the gold one (sha256 of its canonical JSON) and the "
              "answer contains every required string; tasks meant to be answered without tools also fail when "
              "a tool is called.", "",
-             "| Category | Tasks | " + " | ".join(LABELS[m] for m in modes) + (" | Difference |" if len(modes) > 1
+             "| Category | Tasks | " + " | ".join(label(m) for m in modes) + (" | Difference |" if len(modes) > 1
                                                                               else ""),
              "|---|---:|" + "---:|" * len(modes) + ("---:|" if len(modes) > 1 else "")]
     rows = [(c, v["tasks"], [summary[m]["byCategory"][c]["passRate"] for m in modes])
@@ -86,7 +96,7 @@ def markdown(report: dict[str, Any], chart_file: str | None = None) -> str:
     for name, count, rates in rows:
         diff = f" | {(rates[0] - rates[1]) * 100:+.1f} pts" if len(rates) > 1 else ""
         lines.append(f"| {name} | {count} | " + " | ".join(_pct(r) for r in rates) + diff + " |")
-    lines += ["", "## pass^k", "", "| k | " + " | ".join(LABELS[m] for m in modes) + " |",
+    lines += ["", "## pass^k", "", "| k | " + " | ".join(label(m) for m in modes) + " |",
               "|---:|" + "---:|" * len(modes)]
     for k in summary[modes[0]]["passHatK"]:
         lines.append(f"| {k} | " + " | ".join(_pct(summary[m]["passHatK"][k]) for m in modes) + " |")
@@ -95,7 +105,7 @@ def markdown(report: dict[str, Any], chart_file: str | None = None) -> str:
     lines += ["", "## Failure modes", "",
               "A failed run can show several; \"malformed call\" and \"invented tool result\" are runs whose "
               "final answer was call-like text or a tool result the model wrote itself.", "",
-              "| Failure mode | " + " | ".join(LABELS[m] for m in modes) + " |", "|---|" + "---:|" * len(modes)]
+              "| Failure mode | " + " | ".join(label(m) for m in modes) + " |", "|---|" + "---:|" * len(modes)]
     counts = {m: Counter(f for r in report["runs"][m] if r["reward"] != 1.0 for f in failure_modes(r))
               for m in modes}
     ranked = sorted(set().union(*counts.values()), key=lambda f: (-sum(c[f] for c in counts.values()), f))
@@ -103,7 +113,7 @@ def markdown(report: dict[str, Any], chart_file: str | None = None) -> str:
              ["| none | " + " | ".join("0" for _ in modes) + " |"]
     for mode in modes:
         failed = [r for r in report["runs"][mode] if r["reward"] != 1.0]
-        lines += ["", f"## Failed runs: {LABELS[mode].lower()} ({len(failed)})", ""]
+        lines += ["", f"## Failed runs: {label(mode).lower()} ({len(failed)})", ""]
         if failed:
             lines += ["| Task | Trial | Why |", "|---|---:|---|"]
             lines += [f"| {r['task']} | {r['trial'] + 1} | {why_failed(r)} |" for r in failed]
@@ -128,7 +138,7 @@ def chart(report: dict[str, Any], path: Path) -> None:
         rates = [summary[mode]["byCategory"][c]["passRate"] * 100 for c in categories]
         rates.append(summary[mode]["passRate"] * 100)
         xs = [i + (index - (len(modes) - 1) / 2) * width for i in range(len(names))]
-        bars = axes.bar(xs, rates, width, label=LABELS[mode], color=COLOURS[mode])
+        bars = axes.bar(xs, rates, width, label=label(mode), color=colour(mode))
         axes.bar_label(bars, labels=[f"{r:.0f}" for r in rates], fontsize=8, padding=2)
     axes.set_xticks(range(len(names)), [n.replace("_", " ") for n in names])
     axes.set_ylim(0, 118)

@@ -1,9 +1,11 @@
-"""Runs a suite's tasks for k trials, through the sidekick loop and optionally the `upfront` baseline.
+"""Runs a suite's tasks for k trials through one framework and optionally a baseline framework to compare.
 
-Trials go one after another; within a trial, the task runs of both modes go concurrently, bounded by
-`concurrency`. Each run gets a fresh environment (its own database copy) and is scored against the task's
-gold hash. Endpoint failures that would fail every task alike (bad key, unreachable, unknown model) abort
-the eval with their message instead of reporting 0%.
+Every run is a `sidekick/run` with its mode's `framework` (the default `native` loop is the mode "sidekick",
+the `upfront` baseline the mode "upfront", any other framework a mode of its own name). Trials go one after
+another; within a trial, the task runs of both modes go concurrently, bounded by `concurrency`. Each run
+gets a fresh environment (its own database copy) and is scored against the task's gold hash. Endpoint
+failures that would fail every task alike (bad key, unreachable, unknown model) abort the eval with their
+message instead of reporting 0%.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from sidekick.client import SidekickExitedError
 from sidekick.errors import RemoteError
 from sidekick.evals.suite import ANSWER_PROBLEMS, Suite, Task, gold_hash, pass_hat_k, score
 
-SIDEKICK, UPFRONT = "sidekick", "upfront"
-BASELINES = (UPFRONT,)
+SIDEKICK, NATIVE = "sidekick", "native"
 FATAL_KINDS = {"auth", "connection", "not_found"}
 ANSWER_CHARS = 600
 
@@ -35,7 +36,8 @@ class EvalConfig:
     model: str
     api_key: str
     trials: int = 1
-    baseline: str | None = None
+    baseline: str | None = None  # a framework to compare with
+    framework: str = NATIVE
     task_ids: list[str] | None = None
     concurrency: int = 4
     max_steps: int = 20
@@ -46,9 +48,18 @@ class EvalConfig:
     modes: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.baseline is not None and self.baseline not in BASELINES:
-            raise ValueError(f"unknown baseline {self.baseline!r}; choose from {', '.join(BASELINES)}")
-        self.modes = [SIDEKICK] + ([self.baseline] if self.baseline else [])
+        if self.baseline == self.framework:
+            raise ValueError(f"the baseline is the framework itself ({self.framework}); compare two different ones")
+        self.modes = [mode_of(self.framework)] + ([mode_of(self.baseline)] if self.baseline else [])
+
+
+def mode_of(framework: str) -> str:
+    """The report's name for a framework's runs: the native loop keeps its historical name, "sidekick"."""
+    return SIDEKICK if framework == NATIVE else framework
+
+
+def framework_of(mode: str) -> str:
+    return NATIVE if mode == SIDEKICK else mode
 
 
 def select_tasks(suite: Suite, task_ids: list[str] | None) -> list[Task]:
@@ -84,7 +95,7 @@ def answer_problem(final_text: str, error_kind: str | None, tool_names: list[str
     return "malformed_call" if reading.calls else reading.problem
 
 
-async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfig) -> dict[str, Any]:
+async def _trial(pool: Any, suite: Suite, task: Task, config: EvalConfig, mode: str) -> dict[str, Any]:
     environment = suite.new_environment(task)
     # One slow model turn may take the whole run's time (a cold prompt on a CPU server): no shorter bound.
     model: dict[str, Any] = {"baseUrl": config.base_url, "model": config.model, "apiKey": config.api_key,
@@ -95,7 +106,7 @@ async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfi
         model["maxTokens"] = config.max_tokens
     params = {"task": task.instruction, "system": suite.system_prompt, "tools": list(task.builtins),
               "hostTools": suite.tool_specs(task), "model": model, "maxSteps": config.max_steps,
-              "timeoutMs": int(config.timeout_s * 1000)}
+              "timeoutMs": int(config.timeout_s * 1000), "framework": framework_of(mode)}
     try:
         result = await pool.run(params, environment)
     except (RemoteError, SidekickExitedError) as exc:
@@ -113,26 +124,8 @@ async def _sidekick_trial(pool: Any, suite: Suite, task: Task, config: EvalConfi
             "transcript": result.get("messages") or []}
 
 
-async def _upfront_trial(baseline: Any, suite: Suite, task: Task) -> dict[str, Any]:
-    from sidekick.errors import ModelError
-
-    environment = suite.new_environment(task)
-    try:
-        outcome = await baseline.trial(suite, task, environment)
-    except ModelError as exc:
-        if exc.kind in FATAL_KINDS:
-            raise EvalAborted(exc.message) from None
-        return {"environment": environment, "answer": "", "answerProblem": None, "toolCalls": 0,
-                "stopReason": "error", "error": exc.message, "usage": {}, "modelTurns": 0}
-    problem = answer_problem(outcome.answer, None, [s["name"] for s in suite.tool_specs(task)] + list(task.builtins))
-    return {"environment": environment, "answer": outcome.answer, "answerProblem": problem,
-            "toolCalls": outcome.tool_calls,
-            "stopReason": "done", "error": None, "usage": outcome.usage, "modelTurns": outcome.completions}
-
-
 async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None = None) -> dict[str, Any]:
     """Run every selected task `config.trials` times in each mode; returns the per-run records."""
-    from sidekick.evals.baseline import UpfrontBaseline
     from sidekick.evals.host import HostPool
 
     tasks = select_tasks(suite, config.task_ids)
@@ -143,16 +136,12 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
         pool = await HostPool.start(config.concurrency, config.sidekick_command)
     except (RemoteError, SidekickExitedError, asyncio.TimeoutError) as exc:
         raise EvalAborted(f"the sidekick did not start: {str(exc) or 'no answer to initialize'}") from None
-    baseline: UpfrontBaseline | None = None
     limit = asyncio.Semaphore(config.concurrency)
 
     async def one(mode: str, task: Task, trial: int) -> None:
         async with limit:
             begun = time.perf_counter()
-            if mode == SIDEKICK:
-                outcome = await _sidekick_trial(pool, suite, task, config)
-            else:
-                outcome = await _upfront_trial(baseline, suite, task)
+            outcome = await _trial(pool, suite, task, config, mode)
         environment, answer = outcome.pop("environment"), outcome["answer"]
         verdict = score(task, golds[task.id], environment.state(), answer, outcome["toolCalls"],
                         outcome.pop("answerProblem"))
@@ -163,9 +152,6 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
             progress(mode, verdict["reward"] == 1.0)
 
     try:
-        if UPFRONT in config.modes:
-            baseline = UpfrontBaseline(config.base_url, config.api_key, config.model, config.temperature,
-                                       config.timeout_s, max_tokens=config.max_tokens)
         for trial in range(config.trials):
             jobs = [asyncio.create_task(one(mode, task, trial)) for task in tasks for mode in config.modes]
             try:
@@ -177,8 +163,6 @@ async def run_eval(suite: Suite, config: EvalConfig, progress: Progress | None =
                 raise
     finally:
         await pool.close()
-        if baseline is not None:
-            await baseline.close()
     order = {t.id: i for i, t in enumerate(tasks)}
     for records in runs.values():
         records.sort(key=lambda r: (order[r["task"]], r["trial"]))

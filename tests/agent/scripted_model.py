@@ -1,6 +1,7 @@
 """A scripted ChatModel: each step is a turn (or a function of the transcript that returns one).
 
-It fails loudly on a call the script did not expect, and `assert_used_up()` fails on steps never used.
+It fails loudly on a call the script did not expect, and, by default, on steps never used: every model made in
+a test is checked when the test ends (tests/conftest.py); `allow_unused=True` for a script meant to be cut short.
 """
 
 from __future__ import annotations
@@ -25,9 +26,13 @@ def calls(*pairs: tuple[str, Any], content: str | None = None, tokens: int = 10)
 
 
 class ScriptedModel:
-    def __init__(self, *steps: Step, budget: int | None = None) -> None:
+    made: list[ScriptedModel] = []  # this test's models, checked and cleared when it ends
+
+    def __init__(self, *steps: Step, budget: int | None = None, allow_unused: bool = False) -> None:
         self.steps = list(steps)
         self.budget = budget  # what prompt_budget() answers: None is an unknown context window
+        self.allow_unused = allow_unused
+        ScriptedModel.made.append(self)
         self.seen: list[list[dict[str, Any]]] = []
         self.tools_seen: list[list[dict[str, Any]]] = []
         self.started = asyncio.Event()

@@ -90,3 +90,12 @@ def test_config_file_fills_in_and_environment_wins(tmp_path: Path) -> None:
     assert "from-file" in lines["SIDEKICK_MODEL"] and "[config file]" in lines["SIDEKICK_MODEL"]
     assert "127.0.0.1:8" in lines["SIDEKICK_BASE_URL"] and "[environment]" in lines["SIDEKICK_BASE_URL"]
     assert "sk-from-file-123456" not in shown
+
+
+def test_doctor_lists_the_frameworks_and_the_framework_setting() -> None:
+    from tests.frameworks.plugin import require_plugin
+
+    require_plugin()
+    shown = sidekick("doctor", "--skip-model", env={"SIDEKICK_FRAMEWORK": "upfront"}).stdout
+    assert "✓ frameworks load — available: native, upfront" in shown and "handmade" in shown
+    assert any(line.split()[:2] == ["SIDEKICK_FRAMEWORK", "upfront"] for line in shown.splitlines())

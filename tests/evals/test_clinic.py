@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from sidekick.evals.baseline import UPFRONT_NOTE
+from sidekick.frameworks.upfront import UPFRONT_NOTE
 from sidekick.evals.clinic import ClinicSuite
 from sidekick.evals.clinic.tools import ClinicEnvironment
 from sidekick.evals.runner import summarise

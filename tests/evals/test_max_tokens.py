@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sidekick.evals.baseline import UPFRONT_NOTE
+from sidekick.frameworks.upfront import UPFRONT_NOTE
 from sidekick.evals.cli import build_parser, main
 from sidekick.evals.runner import EvalConfig, run_eval
 from sidekick.evals.scripted import model_script

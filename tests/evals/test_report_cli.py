@@ -108,3 +108,25 @@ def test_the_progress_bar_redraws_on_a_terminal_and_prints_tenths_elsewhere() ->
     assert terminal.getvalue().rsplit("\r", 1)[1] == \
         "eval [##########] 20/20  sidekick 10/10 passed  upfront 5/10 passed\n"
     assert len(log.getvalue().splitlines()) == 11
+
+
+def test_any_two_frameworks_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.frameworks.plugin import require_plugin
+
+    require_plugin()
+    tasks = "single-price,multi-reorder"
+    assert run_cli("--model-script", "oracle", "--framework", "handmade", "--baseline", "upfront",
+                   "--tasks", tasks, "--no-chart", "--out", str(tmp_path)) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["modes"] == ["handmade", "upfront"] and report["summary"]["handmade"]["passRate"] == 1.0
+    assert "| Category | Tasks | handmade framework | Upfront baseline | Difference |" in (
+        tmp_path / "report.md").read_text()
+    assert run_cli("--model-script", "oracle", "--framework", "upfront", "--baseline", "native", "--tasks", tasks,
+                   "--no-chart", "--out", str(tmp_path)) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["modes"] == ["upfront", "sidekick"] and report["summary"]["sidekick"]["passRate"] == 1.0
+    capsys.readouterr()
+    assert run_cli("--model-script", "oracle", "--baseline", "native", "--out", str(tmp_path)) == 2
+    assert "--baseline is --framework itself (native)" in capsys.readouterr().err
+    assert run_cli("--model-script", "oracle", "--framework", "crewai", "--out", str(tmp_path)) == 2
+    assert "unknown framework 'crewai'" in capsys.readouterr().err

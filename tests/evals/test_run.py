@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from sidekick.evals import suite as suite_module
-from sidekick.evals.baseline import UPFRONT_NOTE
+from sidekick.frameworks.upfront import UPFRONT_NOTE
 from sidekick.evals.runner import EvalAborted, EvalConfig, run_eval, summarise
 from sidekick.evals.scripted import expected_failures
 from sidekick.evals.shop import ShopSuite

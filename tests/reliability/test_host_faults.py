@@ -101,6 +101,31 @@ def test_stdin_closed_while_a_run_waits_on_the_host_answers_the_run_and_exits_ze
     assert sidekick.proc.wait(DEADLINE_S) == 0
 
 
+@pytest.mark.parametrize("method, params", [("ping", None), ("tools/list", {}),
+                                           ("tools/call", {"name": "calculate", "arguments": {"expression": "1"}}),
+                                           ("sidekick/run", {"task": "again"})])
+def test_a_request_reusing_the_id_of_a_run_in_flight_is_refused(sidekick: SidekickProcess,
+                                                                model: ScriptedOpenAIServer, method: str,
+                                                                params: dict[str, Any] | None) -> None:
+    call = start_run(sidekick, model, "busy")
+    answer = sidekick.request("busy", method, params)
+    assert answer["error"]["code"] == -32600 and "already in use" in answer["error"]["message"], answer
+    sidekick.send({"jsonrpc": "2.0", "id": call["id"], "result": {"content": [{"type": "text", "text": "found"}]}})
+    result = drain_messages(sidekick, lambda m: m.get("id") == "busy")[-1]["result"]
+    assert result["text"] == "saw: found"  # the run itself carries on, answered once
+    assert sidekick.request("busy", "ping") == {"jsonrpc": "2.0", "id": "busy", "result": {}}  # free again
+    assert ping_barrier(sidekick, "after") == []
+
+
+@pytest.mark.parametrize("name", ["calculate\n", "LOOKUP\n", "LOOKUP\r\n", "\nLOOKUP", "LOOK UP", ""])
+def test_host_tool_names_that_an_endpoint_would_refuse_are_refused(sidekick: SidekickProcess, name: str) -> None:
+    answer = sidekick.request("named", "sidekick/run", {
+        "task": "go", "tools": ["calculate"], "hostTools": [{**TOOL, "name": name}],
+        "model": {"baseUrl": "http://127.0.0.1:9/v1", "model": "m", "apiKey": "sk-never-used"}})
+    assert answer["error"]["code"] == -32602, answer
+    assert "hostTools: names must match" in answer["error"]["message"] and repr(name) in answer["error"]["message"]
+
+
 # -- pipes ------------------------------------------------------------------------------------------
 def test_stdin_closed_mid_message_exits_zero() -> None:
     proc = spawn_raw()

@@ -121,3 +121,30 @@ def test_a_completion_of_the_wrong_shape_is_a_bad_response(sidekick: SidekickPro
     result = answer["result"]
     assert result["stopReason"] == "error" and result["error"]["kind"] == "bad_response", result["error"]
     assert "Error:" not in result["text"] and "object has no attribute" not in result["text"]
+
+
+def nested(depth: int) -> str:
+    return '{"q": ' + '{"a": ' * depth + "1" + "}" * depth + "}"
+
+
+@pytest.mark.parametrize("depth", [400, 900])
+def test_deeply_nested_tool_arguments_cost_their_call_not_the_run(sidekick: SidekickProcess, depth: int) -> None:
+    request_id = next(_ids)
+    host_tool = {"name": "LOOKUP", "description": "Look up", "inputSchema": {"type": "object"}}
+    replies = [{"tool_calls": [{"name": "calculate", "arguments": '{"expression": ' + "[" * depth + "]" * depth + "}"},
+                               {"name": "LOOKUP", "arguments": nested(depth)}]},
+               {"content": "answered anyway"}]
+    with ScriptedOpenAIServer(replies) as server:
+        sidekick.send({"jsonrpc": "2.0", "id": request_id, "method": "sidekick/run", "params": {
+            "task": "go", "tools": ["calculate"], "hostTools": [host_tool],
+            "model": {"baseUrl": server.base_url, "model": "scripted", "apiKey": KEY}}})
+        answer, before = sidekick.read_until(lambda m: m.get("id") == request_id)
+    assert not any(m.get("method") == "host/callTool" for m in before)
+    assert "result" in answer, answer  # not -32603: the host keeps the result and the transcript
+    result = answer["result"]
+    assert result["stopReason"] == "done" and result["text"] == "answered anyway"
+    assert [s["tool"] for s in result["steps"]] == ["calculate", "LOOKUP"]
+    for step in result["steps"]:
+        assert not step["ok"] and "nested deeper than 64 levels" in step["preview"]
+        assert "(cut: nested deeper than 64 levels)" in json.dumps(step["arguments"])
+    assert sidekick.request(f"ping-{request_id}", "ping")["result"] == {}
