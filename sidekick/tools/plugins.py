@@ -22,7 +22,9 @@ from pydantic import BaseModel
 from sidekick.tools.base import Tool, ToolRegistry
 
 GROUP = "sidekick.tools"
-TOOL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")  # what MCP hosts accept as a tool name
+# What chat-completions endpoints accept as a function name (MCP hosts would also take "."): a plugin tool
+# named otherwise would make every run that offers it fail at the endpoint. Used with fullmatch.
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 log = logging.getLogger("sidekick.tools")
 
@@ -74,8 +76,9 @@ def _problem(tool: Any) -> str | None:
     if not isinstance(tool, Tool):
         return f"{type(tool).__name__} is not a sidekick Tool"
     name = getattr(tool, "name", None)
-    if not isinstance(name, str) or not TOOL_NAME.match(name):
-        return f"invalid tool name {name!r} (letters, digits, _ . - ; at most 64)"
+    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
+        return (f"invalid tool name {name!r} (letters, digits, _ and - only, at most 64: model endpoints refuse "
+                "other function names)")
     if not isinstance(getattr(tool, "description", None), str):
         return f"tool {name!r} has no description"
     args = getattr(tool, "Args", None)

@@ -61,6 +61,14 @@ class BadName(EchoTool):
     name = "bad name!"
 
 
+class DottedName(EchoTool):
+    name = "weather.now"  # fine for MCP hosts, refused by chat-completions endpoints
+
+
+class TrailingNewline(EchoTool):
+    name = "echo2\\n"
+
+
 class NoArgs(Tool):
     name = "no_args"
     description = "Has no argument model."
@@ -89,6 +97,8 @@ pair = {module}:make_tools
 instance = {module}:INSTANCE
 clash = {module}:Clash
 bad_name = {module}:BadName
+dotted_name = {module}:DottedName
+trailing_newline = {module}:TrailingNewline
 no_args = {module}:NoArgs
 not_a_tool = {module}:NOT_A_TOOL
 junk = {module}:returns_junk
@@ -143,6 +153,8 @@ def test_broken_plugins_are_logged_and_skipped(plugin: str, caplog: pytest.LogCa
     for expected in (
         "a tool named 'calculate' is already registered",
         "invalid tool name 'bad name!'",
+        "invalid tool name 'weather.now'",
+        "invalid tool name 'echo2\\n'",
         "tool 'no_args' has no pydantic Args model",
         "TypeError: expected a Tool subclass, a Tool or a callable, got int",
         "str is not a sidekick Tool",
@@ -152,7 +164,7 @@ def test_broken_plugins_are_logged_and_skipped(plugin: str, caplog: pytest.LogCa
         "AttributeError",
     ):
         assert expected in messages, expected
-    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 9
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 11
 
 
 def test_plugins_are_not_loaded_when_asked_not_to(plugin: str) -> None:
