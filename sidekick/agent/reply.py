@@ -17,6 +17,7 @@ ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "
 # question to the user that merely mentions a tool, or a task that is its own answer).
 SOFT_PROBLEMS = {"announced_call", "echoed_task"}
 ECHO_SIMILARITY = 0.9
+MAX_ECHO_CHARS = 4_000
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
                      r"we'll|we need to|next,? I)\b", re.IGNORECASE)
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
@@ -73,7 +74,10 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
 def repeats(reply: str, task: str) -> bool:
     """Whether a reply is the task said again (give or take case, spacing and a few words)."""
     said, asked = (" ".join(text.lower().split()) for text in (reply, task))
-    return difflib.SequenceMatcher(None, said, asked, autojunk=False).ratio() >= ECHO_SIMILARITY
+    if len(asked) > MAX_ECHO_CHARS or len(said) > MAX_ECHO_CHARS:
+        return said == asked  # the similarity below is quadratic in the worst case
+    matcher = difflib.SequenceMatcher(None, said, asked, autojunk=False)
+    return matcher.real_quick_ratio() >= ECHO_SIMILARITY and matcher.ratio() >= ECHO_SIMILARITY
 
 
 def _without_quoted_results(content: str, results: list[str]) -> str:

@@ -72,3 +72,9 @@ def test_a_reply_that_only_repeats_the_task_is_no_answer(text: str, echoed: bool
     reply = read_reply(ModelTurn(content=text), NAMES, task="I'm user u_mira. What is my store credit now?")
     assert (reply.problem == "echoed_task") is echoed
     assert read_reply(ModelTurn(content=text), NAMES).problem is None  # no task given: nothing to compare
+
+
+def test_a_long_task_is_compared_cheaply() -> None:
+    task = "digits " + "0123456789" * 10_000
+    assert read_reply(ModelTurn(content=task), NAMES, task=task).problem == "echoed_task"
+    assert read_reply(ModelTurn(content=task[:-1] + "x"), NAMES, task=task).problem is None
