@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import REPEATED_CALL_NOTE, TOOL_ERROR_HINT, correction, system_prompt
+from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
@@ -53,6 +53,7 @@ class RunState:
     just_corrected: bool = False  # the previous model turn was sent back with a correction
     call_ids: set[str] = field(default_factory=set)
     succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
+    failed: dict[str, str] = field(default_factory=dict)  # call key → its last error, for repeated failures
 
     def new_messages(self) -> list[dict[str, Any]]:
         return self.messages[self.task_index:]
@@ -270,13 +271,19 @@ class AgentLoop:
         for call, (output, arguments, duration_ms, repeated) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
+            key = _call_key(call.name, arguments)
             if output.is_error:
-                content = f"{text if text.startswith('Error') else 'Error: ' + text}\n{TOOL_ERROR_HINT}"
+                # The error alone: a small model answers a "fix the call" hint by telling the user how to fix
+                # it. It does send a failed call again unchanged, and the same error twice says so.
+                content = text if text.startswith("Error") else "Error: " + text
+                if state.failed.get(key) == text:
+                    content += "\n" + FAILED_AGAIN_NOTE
+                state.failed[key] = text
             else:
                 content = text
             state.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
             if not output.is_error and not repeated:
-                state.succeeded[_call_key(call.name, arguments)] = text
+                state.succeeded[key] = text
             step = Step(tool=call.name, arguments=arguments if arguments is not None else call.arguments,
                         ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),
                         source=self.toolbox.source(call.name), repeated=repeated)

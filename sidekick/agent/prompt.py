@@ -22,7 +22,9 @@ CALCULATE_HINT = "Use the calculate tool for arithmetic instead of computing in 
 MAX_CONTEXT_CHARS = 8_000
 REPEATED_CALL_NOTE = ("(You already made this exact call, and this is its result again; it was not run twice. "
                       "Use the result, or make a different call.)")
-TOOL_ERROR_HINT = "Fix the call or try another tool; if the task cannot be done, say why."
+FAILED_AGAIN_NOTE = ("(This exact call has failed before with the same error. Unless the error says it is temporary, "
+                     "sending it again unchanged will not help: change the arguments, looking up the right values "
+                     "with another tool first if needed, or tell the user why the task cannot be done.)")
 
 
 def render_context(context: dict[str, Any]) -> str:

@@ -19,7 +19,12 @@ SOFT_PROBLEMS = {"announced_call", "echoed_task"}
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
-                     r"we'll|we need to|next,? I)\b", re.IGNORECASE)
+                     r"we'll|we need to|next,? I|you (?:will )?(?:need|have|should|must|can|could)(?: to)?)\b",
+                     re.IGNORECASE)
+# A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
+_CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
+                           r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
+                           r"(?:let's|let me|I will|I'll) (?:try|call it|make the call) again)\b", re.IGNORECASE)
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
@@ -62,10 +67,13 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
         return Reply(text=content, problem="max_tokens", detail="the reply was cut off at the length limit")
     if not content.strip():
         return Reply(problem="no_answer", detail="the reply was empty")
-    announced = announced_tool(content, tool_names)
+    announced = announced_tool(content, names)
     if announced is not None:
         return Reply(text=content.strip(), problem="announced_call", tool=announced,
-                     detail=f"says you will call {announced}, but it holds no call, so nothing ran")
+                     detail=f"speaks of calling {announced}, but it holds no call, so nothing ran")
+    if _CALL_FOLLOWS.search(content):
+        return Reply(text=content.strip(), problem="announced_call",
+                     detail="says a call follows, but it holds no call, so nothing ran")
     if task and repeats(content, task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())

@@ -11,7 +11,8 @@ so it fails exactly the tasks whose gold trajectory places an order.
 
 The textual model is the oracle as a real small model behaves: it writes its calls into the reply's text in
 the recorded forms of `sidekick.testing.realshapes` (a different form turn by turn), and in every third
-task its first reply is unusable (a look-alike tool name, or an invented tool result) until corrected.
+task its first reply is unusable (a look-alike tool name, an invented tool result, a call it tells the user to
+make, or a call it promises and does not send) until corrected.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def model_script(suite: Suite, script: str = "oracle") -> Callable[[dict[str, An
         index = order[_instruction(body)]
         first_reply = not any(m.get("role") == "assistant" for m in body.get("messages") or [])
         if first_reply and index % 3 == 0:
-            return {"content": (realshapes.look_alike if index % 2 == 0 else realshapes.invented_result)(pairs)}
+            return {"content": realshapes.UNUSABLE_FORMS[index // 3 % len(realshapes.UNUSABLE_FORMS)](pairs)}
         return {"content": realshapes.TEXT_FORMS[(index + number) % len(realshapes.TEXT_FORMS)](pairs)}
 
     def reply(body: dict[str, Any]) -> dict[str, Any]:

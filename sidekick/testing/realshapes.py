@@ -70,6 +70,21 @@ def invented_result(calls: Calls) -> str:
     return '<tool_response>\n{"status": "ok"}\n</tool_response>\nDone: everything you asked for is taken care of.'
 
 
+def delegated(calls: Calls) -> str:
+    """After a tool result, the model tells the user which call to make instead of making it (1.5B, clinic)."""
+    name, arguments = calls[0]
+    return f"To do this, you need to call the `{name}` function with {json.dumps(arguments, ensure_ascii=False)}."
+
+
+def call_follows(calls: Calls) -> str:
+    """After a tool error, the model promises a corrected call and sends none (1.5B, clinic)."""
+    return ("To fix the call, you need to provide the correct values. Here's the corrected call:\n\n"
+            "This should now return what you asked for.")
+
+
+UNUSABLE_FORMS: tuple[Callable[[Calls], str], ...] = (look_alike, invented_result, delegated, call_follows)
+
+
 def context_overflow(prompt_tokens: int, n_ctx: int = 8192) -> dict[str, Any]:
     """llama.cpp's answer to a prompt longer than a slot's context."""
     return {"status": 400, "body": {"error": {

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from sidekick.agent.loop import AgentLoop, parse_arguments
 from sidekick.agent.chat import ModelTurn
-from sidekick.agent.prompt import TOOL_ERROR_HINT
+from sidekick.agent.prompt import FAILED_AGAIN_NOTE
 from sidekick.agent.wire import RunParams
 from sidekick.agent.toolbox import Toolbox
 from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
@@ -229,8 +229,7 @@ async def test_host_tools_are_called_and_their_answers_and_errors_fed_back() -> 
                           answer("ok"))
     result = await run(model, toolbox(host, [spec]))
     assert seen == [("SEND_MESSAGE", {"text": "hi"}), ("SEND_MESSAGE", {"text": "fail"})]
-    assert tool_results(model.seen[1]) == ["sent!", "Error: SEND_MESSAGE failed on the host: action crashed\n"
-                                           + TOOL_ERROR_HINT]
+    assert tool_results(model.seen[1]) == ["sent!", "Error: SEND_MESSAGE failed on the host: action crashed"]
     assert [s.source for s in result.steps] == ["host", "host"]
     assert "SEND_MESSAGE" in [t["name"] for t in model.tools_seen[0]]
 
@@ -366,7 +365,7 @@ async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_a
     announced = "I will call the `lookup` function with the key x."
 
     def nudged(messages: list[dict[str, Any]]) -> ModelTurn:
-        assert "says you will call lookup, but it holds no call" in messages[-1]["content"]
+        assert "speaks of calling lookup, but it holds no call" in messages[-1]["content"]
         return calls(("lookup", {"key": "x"}))
 
     model = ScriptedModel(ModelTurn(content=announced), nudged, answer("41."))
@@ -451,3 +450,13 @@ async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told
     assert [s.repeated for s in result.steps] == [False, True, False, False]
     repeated = tool_results(model.seen[2])[-1]
     assert repeated.startswith("41\n") and "already made this exact call" in repeated
+
+
+async def test_a_failed_call_sent_again_unchanged_is_run_and_the_model_told_it_failed_the_same_way() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "missing"})), calls(("lookup", {"key": "missing"})),
+                          calls(("lookup", {"key": "x"})), answer("41"))
+    result = await run(model)
+    first, second, third = tool_results(result.messages)
+    assert first == "Error: lookup failed: no such key"
+    assert "no such key" in second and second.endswith(FAILED_AGAIN_NOTE)
+    assert third == "41" and [s.ok for s in result.steps] == [False, False, True]

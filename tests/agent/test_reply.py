@@ -48,6 +48,9 @@ def test_a_call_like_reply_cut_off_at_the_limit_says_both() -> None:
     ("I called get_user and your credit is 62.25.", None),
     ("I will help. The get_user tool is not needed.", None),
     ("Your credit is 62.25.", None),
+    ("To pay it, you need to call the `update_user_address` function with your id.", "update_user_address"),
+    ("You can use get_user to see your account.", "get_user"),
+    ("You can find your order in the app.", None),
 ])
 def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, name: str | None) -> None:
     assert announced_tool(text, NAMES) == name
@@ -55,7 +58,7 @@ def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, 
 
 def test_a_tool_response_block_that_quotes_a_real_result_is_not_an_invention() -> None:
     quoted = "<tool_response>\nError: no user with id 'u_1'\n</tool_response>\nI will call get_user with u_jonah."
-    reply = read_reply(ModelTurn(content=quoted), NAMES, ["Error: no user with id 'u_1'\nFix the call."])
+    reply = read_reply(ModelTurn(content=quoted), NAMES, ["Error: no user with id 'u_1'"])
     assert reply.problem == "announced_call" and reply.tool == "get_user"
     invented = "<tool_response>\n{\"credit\": 5}\n</tool_response>\nYou have 5."
     assert read_reply(ModelTurn(content=invented), NAMES, ["Error: no user"]).problem == "invented_tool_result"
@@ -78,3 +81,15 @@ def test_a_long_task_is_compared_cheaply() -> None:
     task = "digits " + "0123456789" * 10_000
     assert read_reply(ModelTurn(content=task), NAMES, task=task).problem == "echoed_task"
     assert read_reply(ModelTurn(content=task[:-1] + "x"), NAMES, task=task).problem is None
+
+
+@pytest.mark.parametrize("text, follows", [
+    ("To fix it, use the right id. Here's the corrected call:\n\nThis should return your slots.", True),
+    ("The correct call should be:\n\nThis pays the invoice.", True),
+    ("Let's try again with the correct appointment id.", True),
+    ("The call went through: your appointment is at 10:30.", False),
+    ("Here is your answer: 42.", False),
+])
+def test_a_reply_that_says_a_call_follows_but_holds_none_is_an_announced_call(text: str, follows: bool) -> None:
+    reply = read_reply(ModelTurn(content=text), NAMES)
+    assert (reply.problem == "announced_call") is follows and reply.calls == []

@@ -19,6 +19,20 @@ async def evaluate(suite: Suite, script: str, **options: Any) -> tuple[dict[str,
     return result, server
 
 
+# How each correction the textual model's unusable first replies earn begins (one per recorded shape).
+CORRECTION_OPENINGS = ("Your last reply looks like a tool call but could not be used",
+                       "Your last reply contains a tool result that you wrote yourself",
+                       "Your last reply speaks of calling",
+                       "Your last reply says a call follows")
+
+
+def corrections_sent(server: ScriptedOpenAIServer) -> set[str]:
+    """Which of CORRECTION_OPENINGS the loop sent to the model (anything else shows as itself)."""
+    sent = {m["content"] for body in server.requests for m in body["messages"][2:]
+            if m["role"] == "user" and m["content"].startswith("Your last")}
+    return {next((o for o in CORRECTION_OPENINGS if text.startswith(o)), text) for text in sent}
+
+
 def failed(result: dict[str, Any], mode: str) -> set[str]:
     return {r["task"] for r in result["runs"][mode] if r["reward"] != 1.0}
 

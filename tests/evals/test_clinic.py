@@ -14,6 +14,8 @@ from sidekick.evals.suite import load_suite, state_hash
 from tests.evals.suite_checks import (
     assert_gold_states_differ_exactly_where_a_write_succeeds,
     assert_task_shapes_match_their_categories,
+    CORRECTION_OPENINGS,
+    corrections_sent,
     evaluate,
     failed,
 )
@@ -168,8 +170,5 @@ async def test_the_textual_oracle_scores_100_percent_through_the_loop() -> None:
     result, server = await evaluate(CLINIC, "textual", concurrency=4)
     summary = summarise(CLINIC, result["tasks"], result["runs"], 1)["sidekick"]
     assert summary["passRate"] == 1.0, summary["failedTasks"]
-    corrections = {m["content"].split(":")[0].split(";")[0] for body in server.requests
-                   for m in body["messages"][2:] if m["role"] == "user" and m["content"].startswith("Your last")}
-    assert corrections == {"Your last reply looks like a tool call but could not be used",
-                           "Your last reply contains a tool result that you wrote yourself"}
+    assert corrections_sent(server) == set(CORRECTION_OPENINGS)
 

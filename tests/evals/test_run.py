@@ -13,7 +13,7 @@ from sidekick.evals.runner import EvalAborted, EvalConfig, run_eval, summarise
 from sidekick.evals.scripted import expected_failures
 from sidekick.evals.shop import ShopSuite
 from sidekick.evals.suite import load_suite
-from tests.evals.suite_checks import evaluate, failed
+from tests.evals.suite_checks import CORRECTION_OPENINGS, corrections_sent, evaluate, failed
 
 SHOP = ShopSuite()
 RESULT_ONLY_MARKERS = ("unit_price", "credit_balance", "ship_to", "temporarily unavailable", "Error:")
@@ -92,8 +92,5 @@ async def test_the_textual_oracle_writing_calls_as_a_real_model_does_scores_100_
     summary = summarise(SHOP, result["tasks"], result["runs"], 1)
     assert summary["sidekick"]["passRate"] == 1.0, summary["sidekick"]["failedTasks"]
     assert all(r["stopReason"] == "done" for r in result["runs"]["sidekick"])
-    corrections = {m["content"].split(":")[0].split(";")[0] for body in server.requests
-                   for m in body["messages"][2:] if m["role"] == "user" and m["content"].startswith("Your last")}
-    assert corrections == {"Your last reply looks like a tool call but could not be used",
-                           "Your last reply contains a tool result that you wrote yourself"}
+    assert corrections_sent(server) == set(CORRECTION_OPENINGS)
     assert summary["upfront"]["passRate"] < 0.5
