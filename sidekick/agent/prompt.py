@@ -20,6 +20,7 @@ BASE_INSTRUCTIONS = (
 NO_TOOLS_INSTRUCTIONS = "You are a careful assistant. Answer plainly and concisely."
 CALCULATE_HINT = "Use the calculate tool for arithmetic instead of computing in your head."
 MAX_CONTEXT_CHARS = 8_000
+PLACEHOLDER = "…"  # an argument value in the example call of a correction
 REPEATED_CALL_NOTE = ("(You already made this exact call, and this is its result again; it was not run twice. "
                       "Use the result, or make a different call.)")
 FAILED_AGAIN_NOTE = ("(This exact call has failed before with the same error. Unless the error says it is temporary, "
@@ -60,7 +61,7 @@ def _example_call(specs: list[dict[str, Any]], name: str | None = None) -> str:
     spec = next((s for s in specs if s["name"] == name), specs[0])
     schema = spec.get("inputSchema") or {}
     required = [key for key in schema.get("required") or [] if isinstance(key, str)][:4]
-    return json.dumps({"name": spec["name"], "arguments": {key: "…" for key in required}}, ensure_ascii=False)
+    return json.dumps({"name": spec["name"], "arguments": {key: PLACEHOLDER for key in required}}, ensure_ascii=False)
 
 
 def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_tokens: int | None = None,

@@ -4,11 +4,13 @@ cannot use and must send back with a correction."""
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Iterable, Literal, Optional
 
 from sidekick.agent.chat import ModelTurn, ToolCall
+from sidekick.agent.prompt import PLACEHOLDER
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
@@ -19,7 +21,7 @@ SOFT_PROBLEMS = {"announced_call", "echoed_task"}
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
-                     r"we'll|we need to|next,? I|you (?:will )?(?:need|have|should|must|can|could)(?: to)?)\b",
+                     r"we'll|we need to|next,? I|you (?:will )?(?:need|have|should|must) to)\b",
                      re.IGNORECASE)
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
@@ -59,6 +61,11 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
         if unquoted != content:
             return read_reply(ModelTurn(content=unquoted, finish_reason=turn.finish_reason), names)
     if reading.calls:
+        copied = next((c.name for c in reading.calls if _has_placeholder(c.arguments)), None)
+        if copied is not None:  # the model copied a correction's example call; running it would do harm
+            return Reply(text=content, problem="malformed_call", tool=copied,
+                         detail=f"the call of {copied} has the example's placeholder {PLACEHOLDER} as a value "
+                                "instead of a real one")
         return Reply(reading.calls, reading.text, path="text")
     if reading.problem is not None:
         cut = " (the reply was cut off at the length limit)" if turn.finish_reason == "length" else ""
@@ -77,6 +84,15 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     if task and repeats(content, task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
+
+
+def _has_placeholder(arguments: object) -> bool:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return False
+    return isinstance(arguments, dict) and PLACEHOLDER in arguments.values()
 
 
 def repeats(reply: str, task: str) -> bool:

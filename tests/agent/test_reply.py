@@ -49,8 +49,8 @@ def test_a_call_like_reply_cut_off_at_the_limit_says_both() -> None:
     ("I will help. The get_user tool is not needed.", None),
     ("Your credit is 62.25.", None),
     ("To pay it, you need to call the `update_user_address` function with your id.", "update_user_address"),
-    ("You can use get_user to see your account.", "get_user"),
-    ("You can find your order in the app.", None),
+    ("You can use get_user to see your account.", None),
+    ("The tools you can call: get_user, find_user_by_name.", None),
 ])
 def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, name: str | None) -> None:
     assert announced_tool(text, NAMES) == name
@@ -93,3 +93,12 @@ def test_a_long_task_is_compared_cheaply() -> None:
 def test_a_reply_that_says_a_call_follows_but_holds_none_is_an_announced_call(text: str, follows: bool) -> None:
     reply = read_reply(ModelTurn(content=text), NAMES)
     assert (reply.problem == "announced_call") is follows and reply.calls == []
+
+
+def test_a_call_copied_from_a_corrections_example_is_not_run() -> None:
+    copied = 'To call a tool, reply with only the call, for example {"name": "get_user", "arguments": {"user_id": "…"}}'
+    reply = read_reply(ModelTurn(content=copied), NAMES)
+    assert reply.calls == [] and reply.problem == "malformed_call" and reply.tool == "get_user"
+    assert "placeholder" in reply.detail
+    real = read_reply(ModelTurn(content='{"name": "get_user", "arguments": {"user_id": "u_1…"}}'), NAMES)
+    assert [c.name for c in real.calls] == ["get_user"]
