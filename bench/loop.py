@@ -1,11 +1,13 @@
-"""Agent-loop benchmark against the scripted OpenAI-compatible server, measured in one run.
+"""Agent-loop benchmark against the scripted OpenAI-compatible server, measured in pairs.
 
-    python bench/loop.py [--steps 20] [--repeats 5] [--concurrent 50] [--latency-ms 100]
+    python bench/loop.py [--steps 20] [--repeats 7] [--concurrent 50] [--latency-ms 100] [--rounds 3]
 
-1. Loop overhead per step: a `sidekick/run` of N tool steps through a real `sidekick --stdio` subprocess,
-   minus the same number of bare `openai` client calls to the same server (the model's own time).
-2. Concurrency: the wall time of 50 simultaneous runs against a model with 100 ms latency, as a ratio
-   of one run's wall time.
+1. Loop overhead per step, from paired runs: each repeat is a `sidekick/run` of N tool steps through a real
+   `sidekick --stdio` subprocess, then, right after it, the same model requests replayed with the bare
+   `openai` client (the model's own time). The overhead of that pair is (run − replay) / N; the figure is
+   the spread of those per-pair overheads, never the difference of two separate medians.
+2. Concurrency: the wall time of N simultaneous one-step runs against a model with 100 ms latency, as a
+   ratio of one run's wall time in the same round, and the sidekick's own CPU per run.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.stats import Spread  # noqa: E402
 from sidekick.testing.scripted_server import ScriptedOpenAIServer  # noqa: E402
 from tests.support.process import SidekickProcess, cpu_seconds  # noqa: E402
 
@@ -43,86 +46,115 @@ def run_once(sidekick: SidekickProcess, server: ScriptedOpenAIServer, request_id
     return time.perf_counter() - start, answer["result"]
 
 
-async def bare_model_calls(server: ScriptedOpenAIServer, bodies: list[dict[str, Any]]) -> float:
-    """The model's own time: replay the exact requests the loop sent, with the bare openai client
-    (its cheapest call path, the one the sidekick uses too)."""
-    from openai import AsyncOpenAI
-    from openai.types.chat import ChatCompletion
+class BareClient:
+    """The bare `openai` client on its cheapest call path (the one the sidekick uses), kept warm."""
 
-    client = AsyncOpenAI(base_url=server.base_url, api_key="x")
-    await client.post("/chat/completions", body=bodies[-1], cast_to=ChatCompletion)  # connect, warm up
-    start = time.perf_counter()
-    for body in bodies[:-1]:
-        await client.post("/chat/completions", body=body, cast_to=ChatCompletion)
-    elapsed = time.perf_counter() - start
-    await client.close()
-    return elapsed
+    def __init__(self, base_url: str) -> None:
+        from openai import AsyncOpenAI
+
+        self.loop = asyncio.new_event_loop()
+        self.client = AsyncOpenAI(base_url=base_url, api_key="x")
+
+    def replay(self, bodies: list[dict[str, Any]]) -> float:
+        from openai.types.chat import ChatCompletion
+
+        async def calls() -> float:
+            await self.client.post("/chat/completions", body=bodies[-1], cast_to=ChatCompletion)  # warm
+            start = time.perf_counter()
+            for body in bodies:
+                await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion)
+            return time.perf_counter() - start
+
+        return self.loop.run_until_complete(calls())
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.client.close())
+        self.loop.close()
 
 
-def overhead_per_step(steps: int, repeats: int) -> dict[str, float]:
+def overhead_per_step(steps: int, repeats: int) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {"run ms": [], "model ms": [], "overhead ms/step": [], "CPU ms/step": []}
     sidekick = SidekickProcess()
     try:
         with ScriptedOpenAIServer(step_script(steps)) as server:
             sidekick.initialize()
             run_once(sidekick, server, "warm-up")
-            loop_times, model_times = [], []
-            for i in range(repeats):
-                first = server.calls
-                elapsed, result = run_once(sidekick, server, i)
-                assert result["stopReason"] == "done" and len(result["steps"]) == steps, result["text"]
-                bodies = [dict(b) for b in server.requests[first:]]
-                bodies.append(bodies[-1])  # replayed once more as the warm-up call
-                loop_times.append(elapsed)
-                model_times.append(asyncio.run(bare_model_calls(server, bodies)))
+            bare = BareClient(server.base_url)
+            try:
+                for i in range(repeats):
+                    first = server.calls
+                    cpu_before = cpu_seconds(sidekick.proc.pid)
+                    elapsed, result = run_once(sidekick, server, i)
+                    cpu = cpu_seconds(sidekick.proc.pid) - cpu_before
+                    assert result["stopReason"] == "done" and len(result["steps"]) == steps, result["text"]
+                    model = bare.replay([dict(b) for b in server.requests[first:]])
+                    figures["run ms"].append(elapsed * 1000)
+                    figures["model ms"].append(model * 1000)
+                    figures["overhead ms/step"].append((elapsed - model) / steps * 1000)
+                    figures["CPU ms/step"].append(cpu / steps * 1000)
+            finally:
+                bare.close()
     finally:
         sidekick.close()
-    loop_s, model_s = statistics.median(loop_times), statistics.median(model_times)
-    return {"run": loop_s * 1000, "model": model_s * 1000, "per_step": (loop_s - model_s) / steps * 1000}
+    return figures
 
 
-def concurrency(count: int, latency_ms: float) -> dict[str, float]:
+def concurrency(count: int, latency_ms: float, rounds: int) -> dict[str, list[float]]:
+    figures: dict[str, list[float]] = {"single ms": [], "many ms": [], "ratio": [], "CPU ms/run": []}
     sidekick = SidekickProcess()
     try:
         with ScriptedOpenAIServer(step_script(1), latency_s=latency_ms / 1000) as server:
             sidekick.initialize()
             run_once(sidekick, server, "warm-up")
-            single, _ = run_once(sidekick, server, "single")
-            cpu_before = cpu_seconds(sidekick.proc.pid)
-            start = time.perf_counter()
-            for i in range(count):
-                sidekick.send({"jsonrpc": "2.0", "id": f"c{i}", "method": "sidekick/run", "params": {
-                    "task": "count", "tools": ["calculate"],
-                    "model": {"baseUrl": server.base_url, "model": "scripted-model"}}})
-            pending = {f"c{i}" for i in range(count)}
-            while pending:
-                message = sidekick.read()
-                if message.get("id") in pending:
-                    assert message["result"]["stopReason"] == "done", json.dumps(message)[:300]
-                    pending.discard(message["id"])
-            many = time.perf_counter() - start
-            cpu = cpu_seconds(sidekick.proc.pid) - cpu_before
+            for round_no in range(rounds):
+                single, _ = run_once(sidekick, server, f"single-{round_no}")
+                cpu_before = cpu_seconds(sidekick.proc.pid)
+                start = time.perf_counter()
+                for i in range(count):
+                    sidekick.send({"jsonrpc": "2.0", "id": f"c{round_no}-{i}", "method": "sidekick/run", "params": {
+                        "task": "count", "tools": ["calculate"],
+                        "model": {"baseUrl": server.base_url, "model": "scripted-model"}}})
+                pending = {f"c{round_no}-{i}" for i in range(count)}
+                while pending:
+                    message = sidekick.read()
+                    if message.get("id") in pending:
+                        assert message["result"]["stopReason"] == "done", json.dumps(message)[:300]
+                        pending.discard(message["id"])
+                many = time.perf_counter() - start
+                figures["single ms"].append(single * 1000)
+                figures["many ms"].append(many * 1000)
+                figures["ratio"].append(many / single)
+                figures["CPU ms/run"].append((cpu_seconds(sidekick.proc.pid) - cpu_before) / count * 1000)
     finally:
         sidekick.close()
-    return {"single": single * 1000, "many": many * 1000, "ratio": many / single, "cpu_per_run": cpu / count * 1000}
+    return figures
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=7, help="paired runs for the overhead")
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--rounds", type=int, default=3, help="concurrency rounds")
     args = parser.parse_args()
     over = overhead_per_step(args.steps, args.repeats)
-    conc = concurrency(args.concurrent, args.latency_ms)
-    print(f"loop overhead: a {args.steps}-step run took {over['run']:.1f} ms; the same {args.steps + 1} model "
-          f"calls made bare took {over['model']:.1f} ms")
-    verdict = "ok" if over["per_step"] < 2 else "MISSED"
-    print(f"  overhead per step: {over['per_step']:.2f} ms   (target < 2 ms: {verdict})")
-    print(f"concurrency: 1 run {conc['single']:.0f} ms; {args.concurrent} concurrent runs {conc['many']:.0f} ms "
-          f"(model latency {args.latency_ms:g} ms)")
-    print(f"  ratio {conc['ratio']:.2f}x   (target: little more than one run); the sidekick's own CPU: "
-          f"{conc['cpu_per_run']:.1f} ms per run (the rest is the scripted server and this client on the same cores)")
+    conc = concurrency(args.concurrent, args.latency_ms, args.rounds)
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average {load} (a shared machine: read the spreads); median (min–max)")
+    print(f"loop overhead, {args.repeats} pairs of a {args.steps}-step run and a bare replay of its model calls:")
+    print(f"  run {Spread.of(over['run ms']).show()} ms; bare model calls {Spread.of(over['model ms']).show()} ms")
+    per_step = Spread.of(over["overhead ms/step"])
+    print(f"  overhead per step (paired): {per_step.show(2)} ms   target < 2 ms: "
+          f"{'ok' if per_step.median < 2 else 'MISSED'}")
+    print(f"  the sidekick's CPU per step: {Spread.of(over['CPU ms/step']).show(2)} ms (10 ms clock ticks over the run)")
+    print(f"concurrency, {args.rounds} rounds of 1 run then {args.concurrent} at once "
+          f"(model latency {args.latency_ms:g} ms):")
+    print(f"  1 run {Spread.of(conc['single ms']).show(0)} ms; {args.concurrent} runs {Spread.of(conc['many ms']).show(0)} ms;"
+          f" ratio {Spread.of(conc['ratio']).show(2)}")
+    cpu = Spread.of(conc["CPU ms/run"])
+    print(f"  the sidekick's CPU per run: {cpu.show(2)} ms   target ≤ 3 ms (at 500 concurrent): "
+          f"{'ok' if cpu.median <= 3 else 'MISSED'}")
     return 0
 
 

@@ -7,14 +7,11 @@ does not set, so every layer reads one place: `os.environ`.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger("sidekick.config")
 
 SETTINGS: dict[str, str] = {
     "SIDEKICK_BASE_URL": "OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 for Ollama",
@@ -60,38 +57,76 @@ def _variable(key: str) -> str:
     return upper if upper.startswith(("SIDEKICK_", "OPENAI_")) else f"SIDEKICK_{upper}"
 
 
-def read_file_settings(path: Path | None = None) -> dict[str, str]:
-    """The file's settings as variable → string; a missing file is empty, a broken one is logged."""
+def check_file_settings(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
+    """The file's settings as variable → string, and what is wrong with the file (ignored when read).
+
+    A missing default file is no problem; a file `$SIDEKICK_CONFIG` names but that does not exist is.
+    """
     path = path or config_path()
     if not path.is_file():
-        return {}
+        named = os.environ.get("SIDEKICK_CONFIG")
+        return {}, [f"the config file {path} named by SIDEKICK_CONFIG does not exist"] if named else []
     try:
         data = _load_toml(path)
     except (OSError, ValueError) as exc:
-        log.warning("ignoring the config file %s: %s", path, exc)
-        return {}
-    values = {}
+        return {}, [f"ignoring the config file {path}: {exc}"]
+    values, problems = {}, []
     for key, value in data.items():
         if isinstance(value, bool):
             value = "1" if value else "0"
         if _variable(key) not in SETTINGS and _variable(key) not in EXTRA_SETTINGS:
-            log.warning("ignoring unknown setting %r in %s; known: %s", key, path,
-                        ", ".join(n.removeprefix("SIDEKICK_").lower() for n in SETTINGS if n.startswith("SIDEKICK_")))
+            known = ", ".join(n.removeprefix("SIDEKICK_").lower() for n in SETTINGS if n.startswith("SIDEKICK_"))
+            problems.append(f"ignoring unknown setting {key!r} in {path}; known: {known}")
         elif isinstance(value, (str, int, float)):
             values[_variable(key)] = str(value)
         else:
-            log.warning("ignoring %s in %s: expected a string, number or boolean", key, path)
-    return values
+            problems.append(f"ignoring {key} in {path}: expected a string, number or boolean")
+    return values, problems
 
 
-def apply_file_settings(path: Path | None = None) -> dict[str, str]:
-    """Fill unset environment variables from the config file; returns what was applied."""
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an http(s) base URL, or None when it is one."""
+    from urllib.parse import urlsplit
+
+    text = value.strip()
+    example = "(expected e.g. http://localhost:11434/v1)"
+    if not text or any(c.isspace() for c in text):
+        return f"is not a URL: {value!r} {example}"
+    if "://" not in text:
+        host = text.split("/", 1)[0]
+        if text.lower().startswith(("http:", "https:")) or not ("." in host or ":" in host or host == "localhost"):
+            return f"is not a URL: {value!r} {example}"
+        return f"has no scheme: {value!r} (did you mean http://{text}?)"
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        return f"is not a URL: {value!r} ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f"must start with http:// or https://, got {value!r}"
+    return None if parts.hostname else f"has no host: {value!r}"
+
+
+def base_url_problem() -> str | None:
+    """The first of SIDEKICK_BASE_URL and OPENAI_BASE_URL that is set but is no http(s) URL, as a sentence."""
+    for name in ("SIDEKICK_BASE_URL", "OPENAI_BASE_URL"):
+        value = os.environ.get(name)
+        problem = url_problem(value) if value else None
+        if problem:
+            return f"{name} {problem}"
+    return None
+
+
+def apply_file_settings(path: Path | None = None) -> tuple[dict[str, str], list[str]]:
+    """Fill unset environment variables from the config file; returns what was applied and the file's
+    problems (for the caller to log once logging is set up: the file may set the log level)."""
+    values, problems = check_file_settings(path)
     applied = {}
-    for variable, value in read_file_settings(path).items():
+    for variable, value in values.items():
         if not os.environ.get(variable):
             os.environ[variable] = value
             applied[variable] = value
-    return applied
+    return applied, problems
 
 
 @dataclass

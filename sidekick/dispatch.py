@@ -2,20 +2,56 @@
 
 A handler is `handler(ctx, params)`: a plain `def` for cheap methods (answered inline) or an `async def`
 (run as a task). Its params are validated with its pydantic model first; whatever it raises becomes the
-JSON-RPC error that `sidekick.errors.to_rpc_error` says.
+JSON-RPC error that `sidekick.errors.to_rpc_error` says. A plain `def` without a params model (`ping`)
+is called directly: it is the hot path of every health check, and there is nothing to dispatch.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import importlib.util
 import inspect
+import sys
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable
 
-from jsonrpcserver import JsonRpcError, Success, async_dispatch_to_response, dispatch_to_response
-from jsonrpcserver.response import to_serializable_one
 from pydantic import BaseModel, ValidationError
 
 from sidekick.errors import InvalidParams, describe_validation_error, to_rpc_error
+
+
+def _finish_package(package: ModuleType, name: str) -> Any:
+    del package.__getattr__
+    package.__spec__.loader.exec_module(package)  # type: ignore[union-attr]
+    return getattr(package, name)
+
+
+def _jsonrpcserver(submodule: str) -> ModuleType:
+    """A module of jsonrpcserver, without running the package's __init__ until someone needs it.
+
+    That __init__ imports jsonschema (to validate requests: the session checks the envelope itself) and
+    http.server (for its `serve`): most of jsonrpcserver's start-up cost, and none of it used here.
+    Another importer of `jsonrpcserver` still gets the whole package: its first attribute look-up
+    runs the __init__.
+    """
+    if "jsonrpcserver" not in sys.modules:
+        spec = importlib.util.find_spec("jsonrpcserver")
+        if spec is None or spec.loader is None:
+            raise ModuleNotFoundError("No module named 'jsonrpcserver'", name="jsonrpcserver")
+        package = importlib.util.module_from_spec(spec)
+        package.__getattr__ = lambda name: _finish_package(package, name)  # type: ignore[method-assign]
+        sys.modules["jsonrpcserver"] = package
+    return importlib.import_module(f"jsonrpcserver.{submodule}")
+
+
+_sync = _jsonrpcserver("dispatcher")
+_async = _jsonrpcserver("async_dispatcher")
+_result = _jsonrpcserver("result")
+_response = _jsonrpcserver("response")
+JsonRpcError = _jsonrpcserver("exceptions").JsonRpcError
+NOID = _jsonrpcserver("sentinels").NOID
 
 if TYPE_CHECKING:
     from sidekick.session import Session
@@ -84,33 +120,32 @@ def _wire_error(exc: BaseException) -> JsonRpcError:
         JsonRpcError(error.code, error.message)
 
 
-def _with_signature(entry: Callable[..., Any]) -> Callable[..., Any]:
-    # jsonrpcserver binds every call against inspect.signature(); precomputing it halves a ping's cost.
-    entry.__signature__ = inspect.signature(entry)  # type: ignore[attr-defined]
-    return entry
-
-
+# Entries take (ctx, /, **params) and the session lets only object params through, so jsonrpcserver's
+# argument check (inspect.Signature.bind, a third of its per-call cost) could never fail: entries are
+# called through its `call`, which maps what they raise and checks what they return.
 def _sync_entry(method: Method) -> Callable[..., Any]:
     # ctx is positional-only so that a params member named "ctx" is just another param.
     def entry(ctx: RequestContext, /, **params: Any) -> Any:
         try:
-            return Success(_as_result(method.handler(ctx, method.parse(params))))
+            return _result.Success(_as_result(method.handler(ctx, method.parse(params))))
         except Exception as exc:
             raise _wire_error(exc) from None
-    return _with_signature(entry)
+    return entry
 
 
 def _async_entry(method: Method) -> Callable[..., Any]:
     async def entry(ctx: RequestContext, /, **params: Any) -> Any:
         try:
-            return Success(_as_result(await method.handler(ctx, method.parse(params))))
+            return _result.Success(_as_result(await method.handler(ctx, method.parse(params))))
         except Exception as exc:
             raise _wire_error(exc) from None
-    return _with_signature(entry)
+    return entry
 
 
-def _identity(value: Any) -> Any:
-    return value
+def _answer(request: Any, result: Any) -> dict[str, Any] | None:
+    if request.id is NOID:  # a notification: no answer
+        return None
+    return _response.to_serializable_one(_sync.to_response(request, result))  # type: ignore[no-any-return]
 
 
 class MethodTable:
@@ -118,25 +153,36 @@ class MethodTable:
 
     def __init__(self) -> None:
         self.methods: dict[str, Method] = {}
-        self._sync: dict[str, Callable[..., Any]] = {}
-        self._async: dict[str, Callable[..., Any]] = {}
+        self._entries: dict[str, Callable[..., Any]] = {}
 
     def add(self, method: Method) -> None:
         self.methods[method.name] = method
-        if method.is_async:
-            self._async[method.name] = _async_entry(method)
-        else:
-            self._sync[method.name] = _sync_entry(method)
+        self._entries[method.name] = _async_entry(method) if method.is_async else _sync_entry(method)
 
     def get(self, name: str) -> Method | None:
         return self.methods.get(name)
 
     def dispatch_inline(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         """Answer a request for a plain-`def` method (or an unknown one: -32601) without a task switch."""
-        return dispatch_to_response(message, self._sync, context=ctx, deserializer=_identity,  # type: ignore[return-value]
-                                    validator=_identity, post_process=to_serializable_one)
+        method = self.methods.get(ctx.method)
+        if method is not None and method.params_model is None:
+            return _direct(method, message, ctx)
+        request = _sync.create_request(message)
+        found = _sync.get_method(self._entries, request.method)  # -32601 when unknown
+        return _answer(request, found.bind(functools.partial(_sync.call, request, ctx)))
 
     async def dispatch(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         """Answer a request for an `async def` method."""
-        return await async_dispatch_to_response(message, self._async, context=ctx, deserializer=_identity,
-                                                validator=_identity, post_process=to_serializable_one)
+        request = _sync.create_request(message)
+        return _answer(request, await _async.call(request, ctx, self._entries[request.method]))
+
+
+def _direct(method: Method, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+    try:
+        answer: dict[str, Any] = {"jsonrpc": "2.0", "result": _as_result(method.handler(ctx, ctx.params))}
+    except Exception as exc:
+        answer = {"jsonrpc": "2.0", "error": to_rpc_error(exc).to_error()}
+    if "id" not in message:
+        return None
+    answer["id"] = message["id"]
+    return answer

@@ -57,6 +57,7 @@ class ModelCallEnded:
     tool_calls: tuple[str, ...] = ()  # names of the calls the endpoint returned as structured calls
     finish_reason: str | None = None
     error: str | None = None  # the error's kind ("timeout", "rate_limit", …) or class name; None when it answered
+    tool_call_ids: tuple[str | None, ...] = ()  # the ids of those calls, in the same order (tracing pairs them)
 
 
 @dataclass(slots=True)

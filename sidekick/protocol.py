@@ -122,11 +122,25 @@ class LogMessageParams(WireModel):
 
 
 # -- tools -----------------------------------------------------------------------------------------
+class ToolAnnotations(WireModel):
+    """MCP's hints about what a tool does (absent: not read-only, destructive, open world)."""
+
+    title: Optional[str] = None
+    read_only_hint: Optional[bool] = None
+    destructive_hint: Optional[bool] = None
+    idempotent_hint: Optional[bool] = None
+    open_world_hint: Optional[bool] = None
+
+
 class ToolSpec(WireModel):
     name: str
+    title: Optional[str] = None
     description: str
     input_schema: dict[str, Any]
     output_schema: Optional[dict[str, Any]] = None
+    annotations: Optional[ToolAnnotations] = None
+    execution: Optional[dict[str, Any]] = Field(default=None, description=(
+        'tools/list under 2025-11-25: {"taskSupport": "optional"} on run_task'))
 
 
 class ListToolsParams(WireModel):

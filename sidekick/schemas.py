@@ -1,6 +1,10 @@
 """Generate schemas/ (JSON Schema of every method and notification) from the pydantic models.
 
 Run `python -m sidekick.schemas` to regenerate; `python -m sidekick.schemas --check` exits 1 when stale.
+
+One file a method: `params` and `result` as the handshake era (2024-11-05 … 2025-11-25) sends them (for a
+method only 2026-07-28 has, as that revision does), `revisions` (which MCP revisions serve it), `otherResults`
+(the handshake era's other answers: a task), and `modern` (`{revision, params, result}`) where 2026-07-28 differs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
+from sidekick.mcp_protocol import MCP_WIRE, McpWire
 from sidekick.method_table import WIRE_METHODS
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -20,20 +27,41 @@ def file_name(method: str) -> str:
     return method.replace("/", ".") + ".json"
 
 
+def _result(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(by_alias=True, mode="serialization")
+
+
+def _one_of(models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
+    return _result(models[0]) if len(models) == 1 else {"anyOf": [_result(m) for m in models]}
+
+
 def render_all() -> dict[str, str]:
     """File name → file text for every wire method."""
+    mcp = {entry.name: entry for entry in MCP_WIRE}
+    table = {m.name: m for m in WIRE_METHODS}
     files = {}
-    for method in WIRE_METHODS:
+    for name in [*table, *(n for n in mcp if n not in table)]:
+        method, entry = table.get(name), mcp.get(name) or McpWire(name, "host", ())
+        params = entry.params or (method.params if method else None)
+        result = entry.result or (method.result if method else None)
+        assert params is not None, name
         doc: dict[str, Any] = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": method.name,
-            "kind": "notification" if method.result is None else "request",
-            "sentBy": method.direction,
-            "params": method.params.model_json_schema(by_alias=True),
+            "title": name,
+            "kind": "notification" if result is None else "request",
+            "sentBy": method.direction if method else entry.direction,
+            "params": params.model_json_schema(by_alias=True),
         }
-        if method.result is not None:
-            doc["result"] = method.result.model_json_schema(by_alias=True, mode="serialization")
-        files[file_name(method.name)] = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+        if entry.revisions:
+            doc["revisions"] = list(entry.revisions)
+        if result is not None:
+            doc["result"] = _result(result)
+        if entry.other_results:
+            doc["otherResults"] = [_result(m) for m in entry.other_results]
+        if entry.modern_params is not None:
+            doc["modern"] = {"revision": "2026-07-28", "params": entry.modern_params.model_json_schema(by_alias=True),
+                             "result": _one_of(entry.modern_results)}
+        files[file_name(name)] = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     return files
 
 

@@ -43,6 +43,11 @@ def _valid_id(value: Any) -> bool:
     return (isinstance(value, (str, int)) and not isinstance(value, bool)) or value is None
 
 
+def _expire(future: asyncio.Future[Any], reason: str) -> None:
+    if not future.done():
+        future.set_exception(RequestTimeoutError(reason))
+
+
 def error_message(request_id: Any, error: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
@@ -103,19 +108,9 @@ class Session:
         if isinstance(message, list):
             self._receive_batch(message)
             return
-        answer = self._receive_one(message)
-        if isinstance(answer, asyncio.Task):
-            answer.add_done_callback(self._send_task_answer)
-        elif answer is not None:
+        answer = self._receive_one(message, send_answer=True)
+        if answer is not None and not isinstance(answer, asyncio.Task):
             self._send(answer)
-
-    def _send_task_answer(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            return
-        if task.exception() is not None:  # jsonrpcserver catches method errors: this is a bug of ours
-            log.error("a request task failed outside its method", exc_info=task.exception())
-        elif task.result() is not None:
-            self._send(task.result())
 
     def _receive_batch(self, batch: list[Any]) -> None:
         if not batch:
@@ -143,7 +138,8 @@ class Session:
         if ready:
             self._send(ready)
 
-    def _receive_one(self, message: Any) -> dict[str, Any] | asyncio.Task[Any] | None:
+    def _receive_one(self, message: Any, send_answer: bool = False) -> dict[str, Any] | asyncio.Task[Any] | None:
+        """The answer to one message, or the task that will produce it (and send it, with `send_answer`)."""
         if not isinstance(message, dict):
             return error_message(None, InvalidRequest("Invalid Request: expected a JSON object").to_error())
         if "method" not in message and ("result" in message or "error" in message):
@@ -173,7 +169,7 @@ class Session:
         if self._shutting_down:
             return None if is_notification else error_message(request_id, ServerShuttingDown().to_error())
         key = _id_key(request_id)
-        task = asyncio.get_running_loop().create_task(self._dispatch_async(message, ctx))
+        task = asyncio.get_running_loop().create_task(self._dispatch_async(message, ctx, send_answer))
         if not is_notification:
             self._inflight[key] = task
             task.add_done_callback(lambda t, k=key: self._forget(k, t))
@@ -195,7 +191,14 @@ class Session:
                 else 'the "params" member must be a structured value'
         return None
 
-    async def _dispatch_async(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
+    async def _dispatch_async(self, message: dict[str, Any], ctx: RequestContext,
+                              send_answer: bool) -> dict[str, Any] | None:
+        answer = await self._answer_async(message, ctx)
+        if send_answer and answer is not None:
+            self._send(answer)  # here, not in a done callback: that would cost one more loop iteration
+        return answer
+
+    async def _answer_async(self, message: dict[str, Any], ctx: RequestContext) -> dict[str, Any] | None:
         try:
             return await self.methods.dispatch(message, ctx)
         except asyncio.CancelledError:
@@ -221,10 +224,16 @@ class Session:
         if self._inflight.get(key) is task:
             del self._inflight[key]
         self._cancelled_by_peer.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # jsonrpcserver catches method errors
+            log.error("a request task failed outside its method", exc_info=task.exception())
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Keep work that outlives its request (an MCP task's run) for shutdown: waited for, then cancelled."""
+        self._track(task)
 
     # -- outgoing -----------------------------------------------------------------------------
     def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
@@ -244,22 +253,29 @@ class Session:
         if self.closed:
             raise ConnectionClosedError(f"cannot send {method}: the connection is closed")
         request_id = f"s-{next(self._next_id)}"
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
         self._pending[request_id] = future
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
+        # A timer that fails the future itself: asyncio.wait_for would put a waiter future, a callback and
+        # one more loop iteration between the answer's arrival and this task's wake-up.
+        timer = None if timeout is None else loop.call_later(
+            timeout, _expire, future, f"{method} got no answer within {timeout:g} s")
         try:
             self._send(message)
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+            return await future
+        except RequestTimeoutError:
             self.notify(CANCELLED_NOTIFICATION, {"requestId": request_id, "reason": "timed out"})
-            raise RequestTimeoutError(f"{method} got no answer within {timeout:g} s") from None
+            raise
         except asyncio.CancelledError:
             if not self.closed:
                 self.notify(CANCELLED_NOTIFICATION, {"requestId": request_id, "reason": "cancelled"})
             raise
         finally:
+            if timer is not None:
+                timer.cancel()
             self._pending.pop(request_id, None)
 
     def _receive_response(self, message: dict[str, Any]) -> None:

@@ -2,7 +2,9 @@
 
 `LineFramer` is pure (bytes in, complete lines out) so the session can be tested without pipes.
 `StdioTransport` glues it to asyncio: non-blocking pipe reads and writes, with backpressure: when the
-peer stops reading our output, we stop reading its input instead of buffering without bound.
+peer stops reading our output, we stop reading its input instead of buffering without bound. What is sent
+together leaves in one write: the answers to one chunk of input (pipelined requests) as the chunk is done,
+and whatever else one loop iteration sends (tasks that finished together) at the end of that iteration.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import json
 import logging
 import os
+import stat
 import threading
 from typing import Any, Callable
 
@@ -18,6 +21,7 @@ log = logging.getLogger("sidekick.transport")
 
 DEFAULT_MAX_LINE_BYTES = 4 * 1024 * 1024
 WRITE_HIGH_WATER = 4 * 1024 * 1024
+READ_CHUNK = 64 * 1024
 
 
 class LineFramer:
@@ -85,9 +89,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+# Built once: json.loads and json.dumps build a decoder or an encoder per call when given options.
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ASCII_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def loads_strict(data: bytes | str) -> Any:
     """`json.loads` without NaN and Infinity: JSON has neither, and a JavaScript peer cannot parse them."""
-    return json.loads(data, parse_constant=_refuse_constant)
+    if isinstance(data, (bytes, bytearray)):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    elif data.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", data, 0)
+    return _DECODER.decode(data)
 
 
 def _finite(value: Any) -> Any:
@@ -107,31 +121,13 @@ def encode_message(message: Any) -> bytes:
     peer cannot parse) become null.
     """
     try:
-        text = json.dumps(message, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _ENCODER.encode(message)
     except ValueError:  # UnicodeEncodeError is a ValueError too
-        text = json.dumps(_finite(message), separators=(",", ":"), allow_nan=False)
+        text = _ASCII_ENCODER.encode(_finite(message))
     try:
         return (text + "\n").encode()
     except UnicodeEncodeError:
-        return (json.dumps(_finite(message), separators=(",", ":"), allow_nan=False) + "\n").encode()
-
-
-class _ReadProtocol(asyncio.Protocol):
-    def __init__(self, framer: LineFramer, eof: asyncio.Future[None]) -> None:
-        self.framer = framer
-        self.eof = eof
-
-    def data_received(self, data: bytes) -> None:
-        self.framer.feed(data)
-
-    def eof_received(self) -> bool:
-        self.framer.close()
-        if not self.eof.done():
-            self.eof.set_result(None)
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof_received()
+        return (_ASCII_ENCODER.encode(_finite(message)) + "\n").encode()
 
 
 class _WriteProtocol(asyncio.Protocol):
@@ -156,13 +152,17 @@ class StdioTransport:
         self.write_fd = write_fd
         self.max_line_bytes = max_line_bytes
         self.framer: LineFramer | None = None
-        self.closed = asyncio.get_running_loop().create_future()  # input EOF or output gone
-        self._reader: asyncio.ReadTransport | None = None
+        self._loop = asyncio.get_running_loop()
+        self.closed = self._loop.create_future()  # input EOF or output gone
         self._writer: asyncio.WriteTransport | None = None
+        self._pollable = False  # read_fd is read from the loop (else from a thread)
+        self._polling = False  # ... and registered with its selector right now
+        self._input_done = False
+        self._corked: list[bytes] | None = None  # sent, not yet written
 
     async def start(self, on_line: Callable[[bytes], None], on_oversize: Callable[[int, int], None]) -> None:
         """Start reading; each complete line goes to `on_line`, each dropped oversize line to `on_oversize`."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         self.framer = LineFramer(on_line, on_oversize, self.max_line_bytes)
         # A terminal shares its file description with stderr: making it non-blocking would break logging,
         # so terminals (and regular files, which asyncio refuses) get blocking I/O instead.
@@ -173,32 +173,90 @@ class StdioTransport:
                 self._writer.set_write_buffer_limits(high=WRITE_HIGH_WATER)
             except (ValueError, OSError):
                 self._writer = None
-        if not os.isatty(self.read_fd):
-            try:
-                self._reader, _ = await loop.connect_read_pipe(
-                    lambda: _ReadProtocol(self.framer, self.closed), os.fdopen(self.read_fd, "rb", 0, closefd=False))
-                return
-            except (ValueError, OSError):
-                self._reader = None
-        threading.Thread(target=self._read_in_thread, args=(loop,), daemon=True).start()
+        if not os.isatty(self.read_fd) and self._poll_input():
+            return
+        threading.Thread(target=self._read_in_thread, daemon=True).start()
 
-    def _read_in_thread(self, loop: asyncio.AbstractEventLoop) -> None:
-        assert self.framer is not None
-        protocol = _ReadProtocol(self.framer, self.closed)
+    def _poll_input(self) -> bool:
+        # Not loop.connect_read_pipe: its 256 KiB reads cost an mmap, a page fault and a munmap each
+        # (glibc's mmap threshold is 128 KiB), several times the cost of the read on a VM.
+        mode = os.fstat(self.read_fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
+            return False
         try:
-            while chunk := os.read(self.read_fd, 1 << 16):
-                loop.call_soon_threadsafe(protocol.data_received, chunk)
+            os.set_blocking(self.read_fd, False)
+            self._loop.add_reader(self.read_fd, self._read_ready)
+        except (ValueError, OSError):  # a device the selector cannot poll (/dev/null)
+            os.set_blocking(self.read_fd, True)
+            return False
+        self._pollable = self._polling = True
+        return True
+
+    def _read_ready(self) -> None:
+        try:
+            data = os.read(self.read_fd, READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.info("input failed: %s", exc)
+            data = b""
+        if data:
+            self._feed(data)
+        else:
+            self._stop_polling()
+            self._input_ended()
+
+    def _read_in_thread(self) -> None:
+        loop = self._loop
+        try:
+            while chunk := os.read(self.read_fd, READ_CHUNK):
+                loop.call_soon_threadsafe(self._feed, chunk)
         except OSError as exc:
             log.info("input failed: %s", exc)
         try:
-            loop.call_soon_threadsafe(protocol.eof_received)
+            loop.call_soon_threadsafe(self._input_ended)
         except RuntimeError:  # the loop already closed: nobody is waiting for this EOF
             pass
+
+    def _feed(self, data: bytes) -> None:
+        assert self.framer is not None
+        if self._corked is None:
+            self._corked = []
+        try:
+            self.framer.feed(data)
+        finally:
+            self._uncork()
+
+    def _input_ended(self) -> None:
+        if self._input_done:
+            return
+        self._input_done = True
+        assert self.framer is not None
+        if self._corked is None:
+            self._corked = []
+        try:
+            self.framer.close()
+        finally:
+            self._uncork()
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def _uncork(self) -> None:
+        pending, self._corked = self._corked, None
+        if pending:
+            self._write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def send(self, message: Any) -> None:
         self.write_bytes(encode_message(message))
 
     def write_bytes(self, data: bytes) -> None:
+        """Send `data`: written with whatever else is sent in this chunk's handling or loop iteration."""
+        if self._corked is None:
+            self._corked = []
+            self._loop.call_soon(self._uncork)
+        self._corked.append(data)
+
+    def _write(self, data: bytes) -> None:
         if self._writer is not None:
             if not self._writer.is_closing():
                 self._writer.write(data)
@@ -210,6 +268,7 @@ class StdioTransport:
 
     async def drain(self, timeout: float = 2.0) -> None:
         """Wait (bounded) until everything written has reached the pipe."""
+        self._uncork()
         if self._writer is None:
             return
         loop = asyncio.get_running_loop()
@@ -218,12 +277,17 @@ class StdioTransport:
             await asyncio.sleep(0.005)
 
     def _pause_input(self) -> None:
-        if self._reader is not None:
-            self._reader.pause_reading()
+        self._stop_polling()
 
     def _resume_input(self) -> None:
-        if self._reader is not None:
-            self._reader.resume_reading()
+        if self._pollable and not self._polling and not self._input_done:
+            self._loop.add_reader(self.read_fd, self._read_ready)
+            self._polling = True
+
+    def _stop_polling(self) -> None:
+        if self._polling:
+            self._polling = False
+            self._loop.remove_reader(self.read_fd)
 
     def _output_lost(self, exc: Exception | None) -> None:
         if exc is not None:
@@ -232,6 +296,7 @@ class StdioTransport:
             self.closed.set_result(None)
 
     def close(self) -> None:
-        for transport in (self._reader, self._writer):
-            if transport is not None:
-                transport.close()
+        self._uncork()
+        self._stop_polling()
+        if self._writer is not None:
+            self._writer.close()

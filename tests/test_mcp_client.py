@@ -53,6 +53,7 @@ async def test_call_each_builtin_tool() -> None:
     assert "Hello" in text_of(fetched) and "World of numbers" in text_of(fetched) and not fetched.is_error
     assert "Result A" in text_of(searched) and "https://example.org/a" in text_of(searched)
     assert unknown.is_error and "Unknown tool" in text_of(unknown)
+    assert text_of(unknown).endswith("Available tools: calculate, fetch_url, web_search, run_task.")  # as listed
     assert bad.is_error
 
 

@@ -121,3 +121,18 @@ def test_sigterm_with_a_hung_tool_in_flight_answers_it_and_exits_zero() -> None:
             connection.close()
         finally:
             process.close()
+
+
+def test_start_up_to_the_initialize_answer_imports_nothing_it_does_not_use() -> None:
+    process = SidekickProcess(env={"PYTHONPROFILEIMPORTTIME": "1"})  # every import, listed on stderr
+    try:
+        assert "result" in process.initialize()
+    finally:
+        assert process.close() == 0
+    imported = {line.rsplit(b"|", 1)[-1].strip().decode() for line in process.stderr_lines
+                if line.startswith(b"import time:")}
+    assert "sidekick.server" in imported
+    # jsonschema and http.server come with jsonrpcserver's __init__ only; the rest with the first tool or run.
+    unused = {"jsonschema", "http.server", "jsonrpcserver.main", "openai", "httpx", "numexpr", "numpy", "requests",
+              "bs4"}
+    assert imported & unused == set()

@@ -266,3 +266,29 @@ async def test_shutdown_stops_waiting_when_cut_short(h: Harness) -> None:
     asyncio.get_running_loop().call_soon(cut_short.set_result, None)
     await asyncio.wait_for(h.session.shutdown(grace=600, cut_short=cut_short), 30)  # not the 600 s grace
     assert h.sent[0]["id"] == 1 and error_code(h.sent[0]) == -32002
+
+
+async def test_an_answer_to_our_request_wakes_the_caller_in_one_loop_iteration(h: Harness) -> None:
+    pending = asyncio.ensure_future(h.session.request("host/callTool", {"name": "x"}, timeout=30))
+    await h.next_sent()
+    h.line(json.dumps({"jsonrpc": "2.0", "id": h.sent[0]["id"], "result": {"ok": 1}}))
+    await asyncio.sleep(0)  # asyncio.wait_for would need a second: a callback, then the task's wake-up
+    assert pending.done() and pending.result() == {"ok": 1}
+
+
+async def test_a_timed_out_request_tells_the_peer_and_a_late_answer_is_dropped(h: Harness) -> None:
+    with pytest.raises(RequestTimeoutError, match="host/callTool got no answer within 0.01 s"):
+        await h.session.request("host/callTool", timeout=0.01)
+    request_id = h.sent[0]["id"]
+    assert h.sent[1] == {"jsonrpc": "2.0", "method": "notifications/cancelled",
+                         "params": {"requestId": request_id, "reason": "timed out"}}
+    h.line(json.dumps({"jsonrpc": "2.0", "id": request_id, "result": {}}))
+    assert len(h.sent) == 2
+
+
+async def test_a_task_sends_its_answer_as_it_finishes_not_one_iteration_later(h: Harness) -> None:
+    h.line(req(1, "wait"))
+    await asyncio.sleep(0)  # the task starts and waits
+    h.release.set()
+    await asyncio.sleep(0)  # the task finishes: a done callback would send only after this
+    assert h.sent == [{"jsonrpc": "2.0", "result": {"waited": True}, "id": 1}]

@@ -2,7 +2,7 @@
 // --out DIR. Python: SIDEKICK_PYTHON, else SIDEKICK_TEST_PYTHON, else python3. pip's output is shown
 // only when every attempt failed.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -41,5 +41,16 @@ const wheels = readdirSync(out).filter((f) => /^eliza_sidekick-.*\.whl$/.test(f)
 if (wheels.length !== 1) {
   console.error(`build-wheel: expected one eliza_sidekick wheel in ${out}, found: ${wheels.join(", ") || "none"}`);
   process.exit(1);
+}
+
+// Dependencies PyPI publishes only as an sdist. A wheel of each ships beside the sidekick's (the
+// bootstrap gives pip this directory with --find-links), so a first start does not set up setuptools
+// in an isolated environment to build one (about 10 s of it). Best effort: without one, pip builds it.
+const SDIST_ONLY = ["jsonrpcserver"];
+const pyproject = readFileSync(join(repo, "pyproject.toml"), "utf8");
+for (const name of SDIST_ONLY) {
+  const spec = new RegExp(`"(${name}[^";]*)`).exec(pyproject)?.[1] ?? name;
+  const r = spawnSync(python, ["-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "--retries", "1", "--timeout", "15", "-q", "-w", out, spec], { encoding: "utf8", maxBuffer: 64 << 20 });
+  if (r.status !== 0) console.error(`build-wheel: no ${name} wheel (${r.error?.message ?? `pip exit ${r.status}`}); a first start builds it from its sdist`);
 }
 console.log(`build-wheel: ${relative(pkg, join(out, wheels[0]))}`);

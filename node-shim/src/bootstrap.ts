@@ -23,6 +23,10 @@ export interface PythonInfo {
   command: string;
   version: [number, number, number];
   executable: string;
+  /** Its own pip can install into another interpreter (`pip --python`, pip 22.3+). */
+  pipForOthers: boolean;
+  /** It has ensurepip, so `python -m venv` can put a pip into the venv. */
+  ensurepip: boolean;
 }
 
 /** The per-user cache directory of this package. */
@@ -41,17 +45,29 @@ export function bundledWheel(dir = join(PACKAGE_ROOT, "python")): string | undef
   return wheels.length ? join(dir, wheels[wheels.length - 1]!) : undefined;
 }
 
-const PROBE = "import sys, venv, ensurepip; print('%d.%d.%d' % sys.version_info[:3]); print(sys.executable)";
+const PROBE = [
+  "import sys, venv, importlib.util as u",
+  "print('%d.%d.%d' % sys.version_info[:3])",
+  "print(sys.executable)",
+  "print(__import__('pip').__version__ if u.find_spec('pip') else '')",
+  "print(1 if u.find_spec('ensurepip') else 0)",
+].join("; ");
+
+/** pip 22.3 added `--python`: one pip installs into a venv made `--without-pip`. */
+function pipInstallsForOthers(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map((part) => Number.parseInt(part, 10));
+  return major > 22 || (major === 22 && minor >= 3);
+}
 
 function probe(command: string): Promise<PythonInfo | string> {
   return new Promise((resolve) => {
     execFile(command, ["-c", PROBE], { timeout: 15_000, windowsHide: true }, (error, stdout, stderr) => {
       if (error) {
-        const missingModule = /No module named '?(venv|ensurepip)/.exec(stderr);
+        const missingModule = /No module named '?(venv)/.exec(stderr);
         if (missingModule) return resolve(`${command}: has no '${missingModule[1]}' module (install python3-venv)`);
         return resolve(`${command}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "not found" : error.message.split("\n")[0]}`);
       }
-      const [version = "", executable = ""] = stdout.trim().split(/\r?\n/);
+      const [version = "", executable = "", pip = "", ensurepip = "0"] = stdout.trim().split(/\r?\n/);
       const parts = version.split(".").map(Number) as [number, number, number];
       if (parts.length !== 3 || !parts.every(Number.isInteger)) {
         return resolve(`${command}: could not read its version from ${JSON.stringify(clip(version, 80))}`);
@@ -59,7 +75,9 @@ function probe(command: string): Promise<PythonInfo | string> {
       if (parts[0]! < MIN_PYTHON[0] || (parts[0] === MIN_PYTHON[0] && parts[1]! < MIN_PYTHON[1])) {
         return resolve(`${command}: Python ${version} is too old`);
       }
-      resolve({ command, version: parts, executable: executable.trim() });
+      const info = { command, version: parts, executable: executable.trim(), pipForOthers: pipInstallsForOthers(pip.trim()), ensurepip: ensurepip.trim() === "1" };
+      if (!info.pipForOthers && !info.ensurepip) return resolve(`${command}: has no 'ensurepip' module and no pip 22.3 or newer (install python3-venv)`);
+      resolve(info);
     });
   });
 }
@@ -95,12 +113,12 @@ async function installed(venv: string, wheelName: string): Promise<boolean> {
 
 /**
  * Runs a command, sending its output lines to the logger at debug level. Like the sidekick, venv and
- * pip get the allow-list (plus pip's own PIP_* settings), not the agent's secrets: building a
- * dependency from an sdist runs third-party code.
+ * pip (or uv) get the allow-list (plus their own PIP_* and UV_* settings), not the agent's secrets:
+ * building a dependency from an sdist runs third-party code.
  */
 function run(command: string, args: string[], logger: LoggerLike, timeoutMs: number, extraNames: string[] = []): Promise<void> {
   return new Promise((resolve, reject) => {
-    const pipNames = Object.keys(process.env).filter((name) => name.startsWith("PIP_"));
+    const pipNames = Object.keys(process.env).filter((name) => name.startsWith("PIP_") || name.startsWith("UV_"));
     const env = childEnv({ PIP_DISABLE_PIP_VERSION_CHECK: "1" }, [...pipNames, ...extraNames]);
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], windowsHide: true, env });
     const tail: string[] = [];
@@ -163,6 +181,50 @@ async function withLock<T>(lockDir: string, logger: LoggerLike, fn: () => Promis
   }
 }
 
+/** True when `uv` answers on PATH (it is used when present, never required). */
+function hasUv(): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile("uv", ["--version"], { timeout: 5_000, windowsHide: true, env: childEnv({}, []) }, (error) => resolve(!error));
+  });
+}
+
+/**
+ * Creates `venv` and installs `wheel` into it, the quickest way this machine allows: uv when it is on
+ * PATH (falling back to pip if it fails, e.g. with an index only pip is configured for); else a venv
+ * without pip (no ensurepip: seconds saved) filled by the base interpreter's own pip (`--python`);
+ * else the venv's own pip. Bytecode is not compiled up front: Python compiles what it imports, once.
+ * The wheel's directory is also searched for the wheels of sdist-only dependencies shipped with it.
+ * Returns which installer did it.
+ */
+async function buildVenv(python: PythonInfo, venv: string, wheel: string, opts: BootstrapOptions): Promise<string> {
+  const { logger, envPassthrough } = opts;
+  const timeoutMs = opts.installTimeoutMs ?? 600_000;
+  const target = venvPython(venv);
+  if (await hasUv()) {
+    try {
+      await run("uv", ["venv", "--quiet", "--python", python.executable, venv], logger, 120_000, envPassthrough);
+      logger.info("sidekick: venv created, installing eliza-sidekick and its dependencies with uv");
+      await run("uv", ["pip", "install", "--quiet", "--python", target, "--find-links", dirname(wheel), wheel], logger, timeoutMs, envPassthrough);
+      return "uv";
+    } catch (error) {
+      logger.info(`sidekick: uv could not install it (${clip(error instanceof Error ? error.message : String(error), 300)}); trying pip`);
+      await rm(venv, { recursive: true, force: true });
+    }
+  }
+  // --find-links: wheels shipped beside ours for dependencies PyPI has only as sdists (scripts/build-wheel.mjs).
+  const pipArgs = ["install", "--no-input", "--disable-pip-version-check", "--no-compile", "--find-links", dirname(wheel), wheel];
+  if (python.pipForOthers) {
+    await run(python.command, ["-m", "venv", "--without-pip", venv], logger, 120_000, envPassthrough);
+    logger.info("sidekick: venv created, installing eliza-sidekick and its dependencies with pip");
+    await run(python.command, ["-m", "pip", "--python", target, ...pipArgs], logger, timeoutMs, envPassthrough);
+    return "pip";
+  }
+  await run(python.command, ["-m", "venv", venv], logger, 120_000, envPassthrough);
+  logger.info("sidekick: venv created, installing eliza-sidekick and its dependencies with pip");
+  await run(target, ["-m", "pip", ...pipArgs], logger, timeoutMs, envPassthrough);
+  return "the venv's pip";
+}
+
 export interface BootstrapOptions {
   python?: string;
   cacheDir?: string;
@@ -211,12 +273,11 @@ export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
   return withLock(`${venv}.lock`, logger, async () => {
     if (await installed(venv, wheelName)) return remember();
     const started = Date.now();
-    logger.info(`sidekick: first start, installing the Python sidekick into ${venv} (Python ${python.version.join(".")}); this takes a minute`);
+    logger.info(`sidekick: first start, installing the Python sidekick into ${venv} (Python ${python.version.join(".")}); this takes up to a minute`);
     await rm(venv, { recursive: true, force: true });
+    let how: string;
     try {
-      await run(python.command, ["-m", "venv", venv], logger, 120_000, opts.envPassthrough);
-      logger.info("sidekick: venv created, installing eliza-sidekick and its dependencies with pip");
-      await run(venvPython(venv), ["-m", "pip", "install", "--no-input", "--disable-pip-version-check", wheel], logger, opts.installTimeoutMs ?? 600_000, opts.envPassthrough);
+      how = await buildVenv(python, venv, wheel, opts);
     } catch (error) {
       await rm(venv, { recursive: true, force: true });
       throw new SidekickUnavailableError(
@@ -226,7 +287,7 @@ export async function ensureVenv(opts: BootstrapOptions): Promise<string> {
       );
     }
     await writeFile(join(venv, INSTALLED_MARKER), wheelName);
-    logger.info(`sidekick: Python sidekick installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    logger.info(`sidekick: Python sidekick installed in ${((Date.now() - started) / 1000).toFixed(1)} s (with ${how})`);
     return remember();
   });
 }

@@ -31,6 +31,7 @@ export { hostActionTools, actionInputSchema, type HostTool, type HostToolResult 
 export { JsonRpcConnection } from "./rpc.js";
 export { SidekickProcess, childEnv, ENV_ALLOW_LIST, type SpawnSpec, type ExitInfo } from "./process.js";
 export { Supervisor, backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy, type SupervisorStatus } from "./supervisor.js";
+export { ChildLease, childKey, type LeaseOptions, type LeaseRequestOptions } from "./shared-child.js";
 export { ensureVenv, findPython, defaultCacheDir, bundledWheel, PACKAGE_VERSION } from "./bootstrap.js";
 export { readSettings, parseCommand, type SidekickSettings } from "./settings.js";
 export {

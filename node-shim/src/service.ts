@@ -1,18 +1,19 @@
 /**
- * PythonSidekickService: owns the supervised sidekick process and offers `executeTask` (a
- * `sidekick/run` agent loop) and `callTool` (one of the sidekick's own tools) to the plugin.
+ * PythonSidekickService: one agent runtime's service. It holds a lease on the supervised sidekick
+ * process (shared with the other runtimes of this Node process that have the same settings, see
+ * shared-child.ts) and offers `executeTask` (a `sidekick/run` agent loop) and `callTool` (one of the
+ * sidekick's own tools) to the plugin.
  */
 import { Service, type IAgentRuntime } from "@elizaos/core";
 import { ensureVenv, PACKAGE_VERSION } from "./bootstrap.js";
 import { SidekickUnavailableError } from "./errors.js";
-import { callHostTool, describeHostTool, hostActionTools, hostToolFor, type HostTool, type HostToolResult, type JsonObject } from "./host-tools.js";
+import { describeHostTool, hostActionTools, type JsonObject } from "./host-tools.js";
 import type { LoggerLike } from "./log.js";
 import { childEnv, type SidekickProcess, type SpawnSpec } from "./process.js";
 import { describeEndpoint } from "./providers.js";
-import type { Id } from "./rpc.js";
 import { readSettings, settingsEnv, type SidekickSettings } from "./settings.js";
-import { Supervisor } from "./supervisor.js";
-import type { ExecuteTaskOptions, RunProgress, RunResult, ServiceOptions, SidekickStatus, TaskResult, ToolCallResult } from "./types.js";
+import { ChildLease } from "./shared-child.js";
+import type { ExecuteTaskOptions, RunResult, ServiceOptions, SidekickStatus, TaskResult, ToolCallResult } from "./types.js";
 
 export type { EndpointInfo, ExecuteTaskOptions, RunError, RunProgress, RunResult, RunStep, ServiceOptions, SidekickStatus, TaskResult, ToolCallResult } from "./types.js";
 
@@ -20,6 +21,9 @@ export const PROTOCOL_VERSION = "2025-06-18";
 
 /** Time given to the sidekick beyond a run's own time limit before the request times out here. */
 const RUN_GRACE_MS = 30_000;
+
+/** Venv bootstraps in progress, by their options: agents starting together wait for one. */
+const bootstraps = new Map<string, Promise<string>>();
 
 /** Services started early by `prewarm`, waiting for the runtime to `start` them. */
 const prewarmed = new WeakMap<object, PythonSidekickService>();
@@ -35,11 +39,7 @@ export class PythonSidekickService extends Service {
 
   readonly settings: SidekickSettings;
   private readonly log: LoggerLike;
-  private readonly supervisor: Supervisor;
-  /** Per process: the host tools of each sidekick/run in flight, by its request id. */
-  private readonly hostRuns = new WeakMap<SidekickProcess, Map<Id, HostTool[]>>();
-  private readonly progressHandlers = new Map<string, (p: RunProgress) => void>();
-  private progressCounter = 0;
+  private readonly lease: ChildLease;
   private command: string[] | undefined;
   /** A setting that could not be read: the service fails at start with it (a constructor must not throw). */
   private readonly settingsError: Error | null = null;
@@ -55,12 +55,12 @@ export class PythonSidekickService extends Service {
       settings = readSettings(null, {});
     }
     this.settings = settings;
-    this.supervisor = new Supervisor({
+    this.lease = new ChildLease({
       spec: options.spec ?? (() => this.resolveSpec()),
-      handshake: (proc) => this.handshake(proc),
-      attach: (proc) => this.attach(proc),
+      handshake,
       logger: this.log,
       backoff: options.backoff,
+      share: settings.sharedChild,
     });
   }
 
@@ -72,7 +72,7 @@ export class PythonSidekickService extends Service {
     if (prewarmed.has(runtime)) return;
     const service = new PythonSidekickService(runtime);
     prewarmed.set(runtime, service);
-    service.supervisor.start().catch(() => {}); // start() reports the failure
+    service.lease.start().catch(() => {}); // start() reports the failure
     setTimeout(() => {
       if (prewarmed.get(runtime) !== service) return;
       prewarmed.delete(runtime);
@@ -86,16 +86,21 @@ export class PythonSidekickService extends Service {
     prewarmed.delete(runtime);
     const fresh = new PythonSidekickService(runtime);
     // Settings stored with the agent are merged in during initialize(), after the prewarm read them.
+    // The prewarmed lease is dropped only once the fresh one holds its child: a child both would
+    // start the same way (the changes did not reach its environment) is kept.
+    let stale: PythonSidekickService | undefined;
     if (service && JSON.stringify(service.settings) !== JSON.stringify(fresh.settings)) {
-      await service.stop();
+      stale = service;
       service = undefined;
     }
     service ??= fresh;
     service.logEndpoint();
     try {
-      await (service.supervisor.status().state === "idle" ? service.supervisor.start() : service.supervisor.ready());
+      await (service.lease.status().state === "idle" ? service.lease.start() : service.lease.ready());
     } catch (error) {
       service.log.error(`sidekick: not available, PYTHON_ANALYZE is disabled: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await stale?.stop();
     }
     return service;
   }
@@ -105,14 +110,17 @@ export class PythonSidekickService extends Service {
     await runtime.getService<PythonSidekickService>(PythonSidekickService.serviceType)?.stop();
   }
 
-  /** Stops the sidekick (end stdin → SIGTERM → SIGKILL) and rejects what is pending. */
+  /**
+   * Cancels this runtime's requests in flight (they reject) and leaves the sidekick; the last runtime
+   * using it stops it (end stdin → SIGTERM → SIGKILL). Other runtimes' runs are not touched.
+   */
   async stop(): Promise<void> {
-    await this.supervisor.stop();
+    await this.lease.stop();
   }
 
   /** True when the sidekick is ready or on its way there (starting, restarting after a crash). */
   get available(): boolean {
-    const { state } = this.supervisor.status();
+    const { state } = this.lease.status();
     return state === "ready" || state === "starting" || state === "restarting";
   }
 
@@ -125,16 +133,16 @@ export class PythonSidekickService extends Service {
   getStatus(): SidekickStatus {
     const { endpoint, endpointProblem } = this.settings;
     return {
-      ...this.supervisor.status(),
+      ...this.lease.status(),
       hostActions: this.settings.hostActions,
       endpoint: endpoint ? describeEndpoint(endpoint) : null,
       ...(endpointProblem ? { endpointProblem } : {}),
     };
   }
 
-  /** The supervisor, for diagnostics and tests. */
-  get processSupervisor(): Supervisor {
-    return this.supervisor;
+  /** This runtime's lease on its supervised sidekick (start, ready, status, events), for diagnostics and tests. */
+  get processSupervisor(): ChildLease {
+    return this.lease;
   }
 
   /**
@@ -143,12 +151,11 @@ export class PythonSidekickService extends Service {
    * or SidekickUnavailableError (also when no model is configured).
    */
   async executeTask(opts: ExecuteTaskOptions): Promise<TaskResult> {
-    const proc = await this.supervisor.ready(60_000);
+    await this.lease.ready(60_000);
     const { endpoint, endpointProblem } = this.settings;
     if (!endpoint) throw new SidekickUnavailableError(endpointProblem ?? "No usable model for the sidekick");
     const hostTools = opts.hostTools ?? (this.runtime ? hostActionTools(this.runtime, this.settings.hostActions, {}, this.log) : []);
     const timeoutMs = opts.timeoutMs ?? this.settings.timeoutMs;
-    const token = opts.onProgress ? `run-${++this.progressCounter}` : undefined;
     const model = Object.fromEntries(Object.entries({ baseUrl: endpoint.baseUrl, model: endpoint.model, apiKey: endpoint.apiKey }).filter(([, v]) => v !== undefined));
     const maxSteps = opts.maxSteps ?? this.settings.maxSteps;
     const params: JsonObject = {
@@ -162,37 +169,25 @@ export class PythonSidekickService extends Service {
       ...(opts.system ? { system: opts.system } : {}),
       ...(maxSteps ? { maxSteps } : {}),
       ...(opts.tokenBudget ? { tokenBudget: opts.tokenBudget } : {}),
-      ...(token ? { _meta: { progressToken: token } } : {}),
     };
-    if (token && opts.onProgress) this.progressHandlers.set(token, opts.onProgress);
-    const runs = this.hostRuns.get(proc);
-    let runId: Id | undefined;
-    try {
-      const result = await proc.connection.request<RunResult>("sidekick/run", params, {
-        timeoutMs: timeoutMs + RUN_GRACE_MS,
-        signal: opts.signal,
-        onId: (id) => {
-          runId = id;
-          runs?.set(id, hostTools);
-        },
-      });
-      return { ...result, endpoint: describeEndpoint(endpoint) };
-    } finally {
-      if (token) this.progressHandlers.delete(token);
-      if (runId !== undefined) runs?.delete(runId);
-    }
+    const { onProgress } = opts;
+    const result = await this.lease.request<RunResult>("sidekick/run", params, {
+      timeoutMs: timeoutMs + RUN_GRACE_MS,
+      signal: opts.signal,
+      hostTools,
+      onProgress: onProgress && ((p) => onProgress({ progress: p.progress as number, total: p.total as number | undefined, message: p.message as string | undefined })),
+    });
+    return { ...result, endpoint: describeEndpoint(endpoint) };
   }
 
   /** Calls one of the sidekick's own tools (MCP tools/call). Needs no model. */
   async callTool(name: string, args: JsonObject = {}, opts: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<ToolCallResult> {
-    const proc = await this.supervisor.ready(60_000);
-    return proc.connection.request<ToolCallResult>("tools/call", { name, arguments: args }, opts);
+    return this.lease.request<ToolCallResult>("tools/call", { name, arguments: args }, opts);
   }
 
   /** Lists the sidekick's own tools (MCP tools/list). */
   async listTools(): Promise<{ name: string; description?: string; inputSchema: JsonObject }[]> {
-    const proc = await this.supervisor.ready(60_000);
-    const result = await proc.connection.request<{ tools: { name: string; description?: string; inputSchema: JsonObject }[] }>("tools/list", {});
+    const result = await this.lease.request<{ tools: { name: string; description?: string; inputSchema: JsonObject }[] }>("tools/list", {});
     return result.tools;
   }
 
@@ -213,12 +208,14 @@ export class PythonSidekickService extends Service {
       if (this.settings.command?.length) {
         this.command = this.settings.command;
       } else {
-        const python = await ensureVenv({
-          python: this.settings.python,
-          cacheDir: this.settings.cacheDir,
-          envPassthrough: this.settings.envPassthrough,
-          logger: this.log,
-        });
+        const options = { python: this.settings.python, cacheDir: this.settings.cacheDir, envPassthrough: this.settings.envPassthrough };
+        const key = JSON.stringify(options);
+        let bootstrap = bootstraps.get(key);
+        if (!bootstrap) {
+          bootstrap = ensureVenv({ ...options, logger: this.log }).finally(() => bootstraps.delete(key));
+          bootstraps.set(key, bootstrap);
+        }
+        const python = await bootstrap;
         this.command = [python, "-m", "sidekick", "--stdio"];
       }
     }
@@ -226,28 +223,15 @@ export class PythonSidekickService extends Service {
     if (!command) throw new SidekickUnavailableError("SIDEKICK_COMMAND is empty");
     return { command, args, env: childEnv(settingsEnv(this.settings), this.settings.envPassthrough) };
   }
+}
 
-  private async handshake(proc: SidekickProcess): Promise<unknown> {
-    const result = await proc.connection.request(
-      "initialize",
-      { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "plugin-python-sidekick", version: PACKAGE_VERSION } },
-      { timeoutMs: 30_000 },
-    );
-    proc.connection.notify("notifications/initialized");
-    return result;
-  }
-
-  private attach(proc: SidekickProcess): void {
-    const runs = new Map<Id, HostTool[]>();
-    this.hostRuns.set(proc, runs);
-    type CallParams = { name?: string; arguments?: JsonObject; _meta?: { relatedRequestId?: Id | null } };
-    proc.connection.onRequest("host/callTool", async (params: CallParams, { signal }): Promise<HostToolResult> => {
-      const tool = hostToolFor(runs, String(params?.name), params?._meta?.relatedRequestId);
-      return callHostTool(tool, params.arguments ?? {}, signal);
-    });
-    proc.connection.onNotification("notifications/progress", (params: { progressToken?: string } & RunProgress) => {
-      const handler = params?.progressToken ? this.progressHandlers.get(params.progressToken) : undefined;
-      handler?.({ progress: params.progress, total: params.total, message: params.message });
-    });
-  }
+/** The initialize handshake on a fresh sidekick process. */
+async function handshake(proc: SidekickProcess): Promise<unknown> {
+  const result = await proc.connection.request(
+    "initialize",
+    { protocolVersion: PROTOCOL_VERSION, capabilities: {}, clientInfo: { name: "plugin-python-sidekick", version: PACKAGE_VERSION } },
+    { timeoutMs: 30_000 },
+  );
+  proc.connection.notify("notifications/initialized");
+  return result;
 }

@@ -31,6 +31,8 @@ export interface SidekickSettings {
   envPassthrough: string[];
   /** The Python side's own settings (search providers, log level, streaming, config file), as set. */
   pythonSettings: Record<string, string>;
+  /** SIDEKICK_SHARED_CHILD (default on): share one child with the other agents of this process that have the same settings. */
+  sharedChild: boolean;
 }
 
 /** Settings only the Python side reads; the plugin forwards them to the child as they are. */
@@ -60,6 +62,7 @@ export const SETTING_NAMES = [
   "SIDEKICK_HOST_ACTIONS",
   "SIDEKICK_CACHE_DIR",
   "SIDEKICK_ENV_PASSTHROUGH",
+  "SIDEKICK_SHARED_CHILD",
   ...PYTHON_SETTINGS,
 ] as const;
 
@@ -136,6 +139,7 @@ export function readSettings(runtime: SettingsSource | null, env: NodeJS.Process
     hostActions: list(get("SIDEKICK_HOST_ACTIONS")),
     cacheDir: get("SIDEKICK_CACHE_DIR"),
     envPassthrough: list(get("SIDEKICK_ENV_PASSTHROUGH")),
+    sharedChild: !/^(0|false|no|off)$/i.test(get("SIDEKICK_SHARED_CHILD")?.trim() ?? ""),
     pythonSettings: Object.fromEntries(
       PYTHON_SETTINGS.flatMap((key) => {
         const value = get(key);

@@ -45,6 +45,8 @@ export interface SupervisorStatus {
   lastExit?: { code: number | null; signal: string | null; at: string };
   readySince?: string;
   serverInfo?: unknown;
+  /** Agent runtimes of this Node process that use this child (1 when it is not shared). */
+  sharedBy?: number;
 }
 
 export interface SupervisorOptions {
@@ -66,6 +68,42 @@ export interface SupervisorEvents {
   exit: [ExitInfo];
   restartScheduled: [{ attempt: number; delayMs: number }];
   gaveUp: [Error];
+}
+
+/**
+ * Resolves with the process of the emitter's next 'ready'; rejects on its next 'gaveUp' with
+ * `onGaveUp(error)`, or after `timeoutMs` (0: never) with `onTimeout()`.
+ */
+export function nextReady(
+  emitter: EventEmitter<SupervisorEvents>,
+  timeoutMs: number,
+  onGaveUp: (error: Error) => Error,
+  onTimeout: () => Error,
+): Promise<SidekickProcess> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const cleanup = () => {
+      clearTimeout(timer);
+      emitter.off("ready", onReady);
+      emitter.off("gaveUp", onGaveUpEvent);
+    };
+    const onReady = (proc: SidekickProcess) => {
+      cleanup();
+      resolve(proc);
+    };
+    const onGaveUpEvent = (error: Error) => {
+      cleanup();
+      reject(onGaveUp(error));
+    };
+    emitter.on("ready", onReady);
+    emitter.on("gaveUp", onGaveUpEvent);
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        cleanup();
+        reject(onTimeout());
+      }, timeoutMs);
+    }
+  });
 }
 
 export class Supervisor extends EventEmitter<SupervisorEvents> {
@@ -100,30 +138,9 @@ export class Supervisor extends EventEmitter<SupervisorEvents> {
     if (this.state === "failed" || this.state === "stopped" || this.state === "idle") {
       return Promise.reject(this.unavailable());
     }
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.off("ready", onReady);
-        this.off("gaveUp", onGaveUp);
-      };
-      const onReady = (proc: SidekickProcess) => {
-        cleanup();
-        resolve(proc);
-      };
-      const onGaveUp = () => {
-        cleanup();
-        reject(this.unavailable());
-      };
-      this.on("ready", onReady);
-      this.on("gaveUp", onGaveUp);
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => {
-          cleanup();
-          reject(new SidekickUnavailableError(`Python sidekick not ready after ${timeoutMs} ms (${this.state})${this.lastError ? `: ${this.lastError.message}` : ""}`));
-        }, timeoutMs);
-      }
-    });
+    return nextReady(this, timeoutMs, () => this.unavailable(), () =>
+      new SidekickUnavailableError(`Python sidekick not ready after ${timeoutMs} ms (${this.state})${this.lastError ? `: ${this.lastError.message}` : ""}`),
+    );
   }
 
   /** A snapshot for the provider and for callers. */

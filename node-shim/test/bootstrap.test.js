@@ -2,7 +2,7 @@
 // zero-config install from the packed tarball is in pack.test.js.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -124,6 +124,74 @@ test("warm start: a venv already built for this setting is used without probing 
     assert.equal(readFileSync(join(cache, "installs.log"), "utf8").trim().split("\n").length, 2);
   } finally {
     delete process.env.PROBE_LOG;
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+/** A cache with a fake wheel, and the venv ensureVenv makes there for the fake Python 3.11. */
+async function fakeCache(prefix) {
+  const cache = await mkdtemp(join(tmpdir(), prefix));
+  const wheel = join(cache, "eliza_sidekick-0.0.0-py3-none-any.whl");
+  await writeFile(wheel, "");
+  return { cache, wheel, venv: join(cache, `venv-${PACKAGE_VERSION}-py3.11`) };
+}
+
+const FAKE_PYTHON = fileURLToPath(new URL("./fixtures/fake-python.sh", import.meta.url));
+
+test("first start: the base Python's pip (22.3+) fills a venv made without pip, and nothing is compiled up front", { skip: process.platform === "win32" }, async () => {
+  const { cache, wheel, venv } = await fakeCache("sidekick-pip-");
+  process.env.FAKE_PIP_VERSION = "23.2.1";
+  try {
+    const logger = recordingLogger();
+    await ensureVenv({ python: FAKE_PYTHON, cacheDir: cache, wheel, logger });
+    const args = readFileSync(join(venv, "pip-args.txt"), "utf8").trim();
+    assert.equal(args, `${FAKE_PYTHON} -m pip --python ${join(venv, "bin", "python")} install --no-input --disable-pip-version-check --no-compile --find-links ${cache} ${wheel}`);
+    assert.ok(logger.lines.some(({ text: l }) => /installed in [\d.]+ s \(with pip\)/.test(l)), logger.lines.map((l) => l.text).join("\n"));
+  } finally {
+    delete process.env.FAKE_PIP_VERSION;
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test("first start: an old pip installs from inside the venv; no ensurepip and no new pip is a clear error", { skip: process.platform === "win32" }, async () => {
+  const { cache, wheel, venv } = await fakeCache("sidekick-oldpip-");
+  process.env.FAKE_PIP_VERSION = "22.0.2";
+  try {
+    await ensureVenv({ python: FAKE_PYTHON, cacheDir: cache, wheel, logger: recordingLogger() });
+    const args = readFileSync(join(venv, "pip-args.txt"), "utf8").trim();
+    assert.equal(args, `${join(venv, "bin", "python")} -m pip install --no-input --disable-pip-version-check --no-compile --find-links ${cache} ${wheel}`);
+    process.env.FAKE_NO_ENSUREPIP = "1";
+    await assert.rejects(findPython(FAKE_PYTHON), (e) => e instanceof PythonNotFoundError && /has no 'ensurepip' module and no pip 22\.3 or newer \(install python3-venv\)/.test(e.message));
+    process.env.FAKE_PIP_VERSION = "24.0";
+    assert.equal((await findPython(FAKE_PYTHON)).pipForOthers, true, "no ensurepip is fine with a pip that installs elsewhere");
+  } finally {
+    delete process.env.FAKE_PIP_VERSION;
+    delete process.env.FAKE_NO_ENSUREPIP;
+    await rm(cache, { recursive: true, force: true });
+  }
+});
+
+test("first start: uv is used when it is on PATH, and pip takes over when uv fails", { skip: process.platform === "win32" }, async () => {
+  const { cache, wheel, venv } = await fakeCache("sidekick-uv-");
+  const bin = join(cache, "bin");
+  await mkdir(bin);
+  await symlink(fileURLToPath(new URL("./fixtures/fake-uv.sh", import.meta.url)), join(bin, "uv"));
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  const installs = () => readFileSync(join(cache, "installs.log"), "utf8").trim().split("\n");
+  try {
+    const logger = recordingLogger();
+    assert.equal(await ensureVenv({ python: FAKE_PYTHON, cacheDir: cache, wheel, logger }), join(venv, "bin", "python"));
+    assert.deepEqual(installs(), ["uv"]);
+    assert.ok(logger.lines.some(({ text: l }) => /\(with uv\)/.test(l)), logger.lines.map((l) => l.text).join("\n"));
+    await rm(venv, { recursive: true, force: true });
+    await writeFile(join(cache, "fail-uv"), "");
+    const fallback = recordingLogger();
+    await ensureVenv({ python: FAKE_PYTHON, cacheDir: cache, wheel, logger: fallback });
+    assert.deepEqual(installs(), ["uv", "install"]);
+    assert.ok(fallback.lines.some(({ text: l }) => /uv could not install it .*no index configured for uv.*; trying pip/.test(l)), fallback.lines.map((l) => l.text).join("\n"));
+  } finally {
+    process.env.PATH = path;
     await rm(cache, { recursive: true, force: true });
   }
 });

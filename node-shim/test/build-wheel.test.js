@@ -27,7 +27,8 @@ test("a failed first attempt is not shown when the second one builds the wheel",
       assert.equal(code, 0, output);
       assert.doesNotMatch(output, /Traceback|ModuleNotFoundError|retrying/, JSON.stringify(env));
       assert.match(output.trim(), /^build-wheel: .*eliza_sidekick-0\.1\.0-py3-none-any\.whl$/);
-      assert.deepEqual(readdirSync(out), ["eliza_sidekick-0.1.0-py3-none-any.whl"]);
+      // jsonrpcserver ships only as an sdist: its wheel goes beside the sidekick's, for the first start.
+      assert.deepEqual(readdirSync(out).sort(), ["eliza_sidekick-0.1.0-py3-none-any.whl", "jsonrpcserver-5.0.9-py3-none-any.whl"]);
     }
   } finally {
     await rm(out, { recursive: true, force: true });

@@ -107,6 +107,7 @@ async function connect({ env = {}, askVersion } = {}) {
       SIDEKICK_MODEL: "test-model",
       SIDEKICK_API_KEY: "sk-test",
       SIDEKICK_DDG_URL: `${web.base}/ddg/html/`,
+      XDG_STATE_HOME: process.env.XDG_STATE_HOME, // the usage store: the scratch dir of helpers/util.js
       ...env,
     },
     stderr: "pipe",

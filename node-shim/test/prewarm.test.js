@@ -1,5 +1,5 @@
 // The plugin starts its sidekick from init(), while the runtime is still initializing, and the
-// service adopts that process, unless the settings changed meanwhile (then it starts a fresh one).
+// service adopts that process, unless settings that reach the child changed meanwhile (then it starts a fresh one).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -41,18 +41,35 @@ test("the sidekick is ready while initialize() is still running, and the service
   assert.equal(alive(prewarmedPid), false);
 });
 
-test("settings changed during initialize(): the prewarmed sidekick is stopped and a fresh one started", async () => {
+test("settings that reach the child changed during initialize(): the prewarmed sidekick is stopped and a fresh one started", async () => {
   const { agent, open, settings, prewarmedPid } = await heldAgent();
   // What initialize() does when the database holds settings for this agent.
-  settings.SIDEKICK_TIMEOUT_MS = "5000";
+  settings.SIDEKICK_MODEL = "another-model";
   open();
   const runtime = await within(agent, 15_000, "initialize");
   try {
     const service = await within(runtime.getServiceLoadPromise("python_sidekick"), 15_000, "service");
-    assert.equal(service.settings.timeoutMs, 5000);
+    assert.equal(service.settings.endpoint.model, "another-model");
     assert.notEqual(service.getStatus().pid, prewarmedPid);
     await until(() => !alive(prewarmedPid), 10_000, "the prewarmed sidekick stopped");
   } finally {
     await runtime.stop();
   }
+});
+
+test("settings that stay on this side changed during initialize(): the prewarmed sidekick is kept", async () => {
+  const { agent, open, settings, prewarmedPid } = await heldAgent();
+  settings.SIDEKICK_TIMEOUT_MS = "5000"; // sent with each run, not in the child's environment
+  open();
+  const runtime = await within(agent, 15_000, "initialize");
+  try {
+    const service = await within(runtime.getServiceLoadPromise("python_sidekick"), 15_000, "service");
+    assert.equal(service.settings.timeoutMs, 5000);
+    assert.equal(service.getStatus().state, "ready");
+    assert.equal(service.getStatus().pid, prewarmedPid);
+    assert.equal(service.getStatus().sharedBy, 1);
+  } finally {
+    await runtime.stop();
+  }
+  assert.equal(alive(prewarmedPid), false);
 });

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sidekick.agent.wire import MIN_CONTEXT_TOKENS, ModelSettings, Usage
+from sidekick.config import url_problem
 from sidekick.errors import ConfigurationError
 from sidekick.redact import remember_secret
 
@@ -104,6 +105,8 @@ def resolve_settings(given: ModelSettings | None) -> ResolvedModelSettings:
     given = given or ModelSettings()
     env_base_url = _env("SIDEKICK_BASE_URL", "OPENAI_BASE_URL") or OPENAI_BASE_URL
     base_url = given.base_url or env_base_url
+    if (problem := url_problem(base_url)) is not None:  # else it fails late, as a connection error after retries
+        raise ConfigurationError(f"The model base URL {problem}")
     model = given.model or _env("SIDEKICK_MODEL", "OPENAI_MODEL") or DEFAULT_MODEL
     # The operator's key goes only to the operator's endpoint, never to a base URL a request names.
     same_endpoint = base_url.rstrip("/") == env_base_url.rstrip("/")

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sidekick.commands import EXIT_OK, EXIT_RUN_FAILED
+from sidekick.commands import EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED
 
 if TYPE_CHECKING:
     from sidekick.agent.chat import ResolvedModelSettings
@@ -28,11 +28,14 @@ class Check:
     title: str
     detail: str = ""
     fix: str = ""
+    config: bool = False  # a configuration problem: doctor exits 4, as run and eval do for the same
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--skip-model", action="store_true", help="do not contact the model endpoint")
-    parser.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the endpoint")
+    parser.add_argument("--skip-model", action="store_true",
+                        help="do not contact the model endpoint (its settings are still checked)")
+    parser.add_argument("--timeout", type=float, default=20.0, metavar="SECONDS",
+                        help="seconds to wait for the endpoint (default 20)")
 
 
 def check_python() -> Check:
@@ -117,19 +120,42 @@ async def check_tool_calling(settings: ResolvedModelSettings, timeout: float) ->
     return Check(False, "tool calling answered", f"the model replied without a tool call: {reply.text[:120]!r}", fix)
 
 
-async def check_model(timeout: float) -> list[Check]:
-    from sidekick.agent.chat import resolve_settings
-    from sidekick.errors import ConfigurationError, ModelError
+def check_config_file() -> Check:
+    """The config file parses and names only known settings (a broken one is ignored by every command)."""
+    from sidekick.config import check_file_settings, config_path
 
+    path = config_path()
+    values, problems = check_file_settings(path)
+    if problems:
+        fix = f"fix {path} (TOML: base_url = \"http://…\")" if path.is_file() else \
+            f"create {path}, or unset SIDEKICK_CONFIG"
+        return Check(False, "config file", "; ".join(problems), fix, config=True)
+    return Check(True, "config file", f"{path}: {len(values)} setting(s)" if path.is_file() else f"{path}: none")
+
+
+def check_model_settings() -> tuple[Check, ResolvedModelSettings | None]:
+    """The model settings resolve (a key where one is needed, well-formed base URLs) without contacting anyone."""
+    from sidekick.agent.chat import resolve_settings
+    from sidekick.config import base_url_problem
+    from sidekick.errors import ConfigurationError
+
+    fix = ("export SIDEKICK_BASE_URL=http://localhost:11434/v1 SIDEKICK_MODEL=qwen2.5 (Ollama), "
+           "or SIDEKICK_API_KEY=sk-… for OpenAI")
+    problem = base_url_problem()
+    if problem:
+        return Check(False, "model endpoint configured", problem, fix, config=True), None
     try:
         settings = resolve_settings(None)
     except ConfigurationError as exc:
-        return [Check(False, "model endpoint configured", exc.message,
-                      "export SIDEKICK_BASE_URL=http://localhost:11434/v1 SIDEKICK_MODEL=qwen2.5 (Ollama), "
-                      "or SIDEKICK_API_KEY=sk-… for OpenAI")]
+        return Check(False, "model endpoint configured", exc.message, fix, config=True), None
+    return Check(True, "model endpoint configured", f"{settings.model} at {settings.base_url}"), settings
+
+
+async def check_model(settings: ResolvedModelSettings, timeout: float) -> list[Check]:
     from openai import AsyncOpenAI
 
     from sidekick.agent.openai_model import map_openai_error
+    from sidekick.errors import ModelError
 
     client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0, timeout=timeout)
     checks = []
@@ -156,16 +182,20 @@ async def check_model(timeout: float) -> list[Check]:
 def main(args: argparse.Namespace) -> int:
     from sidekick.config import config_path, describe_settings
 
-    checks = [check_python(), *check_dependencies(), check_plugins(), check_frameworks()]
+    checks = [check_python(), *check_dependencies(), check_plugins(), check_frameworks(), check_config_file()]
     print(f"config file: {config_path()}{'' if config_path().is_file() else ' (none)'}")
     for row in describe_settings(getattr(args, "applied_from_file", {})):
         print(f"  {row.name:<28} {row.shown():<40} [{row.source}]")
-    if not args.skip_model:
-        checks += asyncio.run(check_model(args.timeout))
+    configured, settings = check_model_settings()
+    checks.append(configured)
+    if settings is not None and not args.skip_model:
+        checks += asyncio.run(check_model(settings, args.timeout))
     for check in checks:
         print(f"{'✓' if check.ok else '✗'} {check.title}" + (f" — {check.detail}" if check.detail else ""))
         if not check.ok and check.fix:
             print(f"    fix: {check.fix}")
     failed = sum(not c.ok for c in checks)
     print("all good" if not failed else f"{failed} problem(s) found")
+    if any(not c.ok and c.config for c in checks):
+        return EXIT_CONFIG
     return EXIT_OK if not failed else EXIT_RUN_FAILED

@@ -67,7 +67,12 @@ def _endpoint(args: argparse.Namespace, suite: Any) -> Iterator[tuple[str, str, 
         return
     from sidekick.agent.chat import resolve_settings
     from sidekick.agent.wire import ModelSettings
+    from sidekick.config import base_url_problem
+    from sidekick.errors import ConfigurationError
 
+    problem = None if args.base_url else base_url_problem()
+    if problem:
+        raise ConfigurationError(problem)
     settings = resolve_settings(ModelSettings(base_url=args.base_url, model=args.model, api_key=args.api_key))
     yield settings.base_url, settings.model, settings.api_key
 
@@ -113,7 +118,9 @@ def _print_summary(report: dict[str, Any], paths: dict[str, Path]) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run `sidekick eval`; 0 when the report was written, 1 when the eval aborted, 2 for bad options."""
+    """Run `sidekick eval`; 0 when the report was written, 1 when the eval aborted, 2 for bad options, 4 when
+    there is no usable configuration (the same code and message as `sidekick run` and `sidekick doctor`)."""
+    from sidekick.commands import EXIT_CONFIG
     from sidekick.errors import ConfigurationError
     from sidekick.evals.progress import ProgressBar
     from sidekick.evals.report import write_report
@@ -156,7 +163,7 @@ def main(args: argparse.Namespace) -> int:
                 bar.close()
     except ConfigurationError as exc:
         print(f"sidekick eval: {exc.message}", file=sys.stderr)
-        return 2
+        return EXIT_CONFIG
     except EvalAborted as exc:
         print(f"sidekick eval: aborted: {exc}", file=sys.stderr)
         return 1

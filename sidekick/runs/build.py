@@ -23,6 +23,7 @@ from sidekick.hooks import HookSet, ModelCallEnded, RunEnded, RunHooks, RunStart
 from sidekick.providers import chat_model
 from sidekick.runs.observed import ObservedModel, ObservedToolbox
 from sidekick.runs.progress import DerivedProgress, ProgressHooks
+from sidekick.usage import run_consumers
 
 if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel
@@ -130,12 +131,14 @@ def _as_result(value: Any, framework: str) -> RunResult:
 
 
 def build_run(params: RunParams, registry: ToolRegistry, *, call_host: HostCaller | None = None,
-              progress: Callable[[int, str], None] | None = None, hooks: Iterable[object] = ()) -> Run:
+              progress: Callable[[int, str], None] | None = None, hooks: Iterable[object] = (),
+              client: str | None = None) -> Run:
     """Resolve everything a run needs, failing before any model call: an unknown framework or tool is
     `InvalidParams`, a missing model configuration or framework extra `ConfigurationError`.
 
     `call_host` runs a host tool (the session's `host/callTool`), `progress` gets each step's message,
-    `hooks` are more run-hook consumers (see `sidekick.hooks`).
+    `hooks` are more run-hook consumers (see `sidekick.hooks`); the usage store and tracing add theirs
+    (`sidekick.usage`), `client` naming the host in the usage record.
     """
     name = params.framework or default_framework()
     try:
@@ -146,7 +149,7 @@ def build_run(params: RunParams, registry: ToolRegistry, *, call_host: HostCalle
         raise
     builtin = run_tools(params, registry)
     model = chat_model(params.model)
-    consumers = list(hooks)
+    consumers = [*hooks, *run_consumers(params, registry, model=model, client=client)]
     if progress is not None:
         narrates = getattr(framework, "narrates", False)
         consumers.append(ProgressHooks(progress) if narrates else DerivedProgress(progress))

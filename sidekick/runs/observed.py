@@ -54,7 +54,8 @@ class ObservedModel:
             raise
         hooks.on_model_call_end(ModelCallEnded(
             hooks.run_id, turn_number, (time.perf_counter() - begun) * 1000, turn.usage,
-            tuple(call.name for call in turn.tool_calls), turn.finish_reason))
+            tuple(call.name for call in turn.tool_calls), turn.finish_reason,
+            tool_call_ids=tuple(call.id for call in turn.tool_calls)))
         return turn
 
 

@@ -2,7 +2,8 @@
 
 A tool is a name, a description, a pydantic arguments model (whose JSON Schema is the tool's
 inputSchema) and `run()`. `run` may be `async def` (it runs on the event loop) or a plain `def` (it
-blocks, so it runs in a worker thread: the tool's own pool when it sets `threads`, else a shared one).
+blocks, so it runs in a worker thread: the tool's own pool when it sets `threads`, else a shared one),
+unless the tool says a call `runs_inline(args)`: quick and bounded, it is called on the loop directly.
 Whatever a tool raises comes back as a `ToolOutput` with `is_error=True`: a tool failure is something
 the model reads, never a protocol fault.
 """
@@ -80,6 +81,15 @@ class Tool:
     def run(self, args: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def runs_inline(self, args: Any) -> bool:
+        """Whether this call may run on the event loop itself, with no thread hop and no timer.
+
+        Only for a plain `def run()` that does no I/O and whose work these `args` bound to a millisecond
+        or so: a thread would not make such a call shorter (it holds the GIL), but the hop and the
+        timeout timer cost several times the work.
+        """
+        return False
+
     def spec(self) -> dict[str, Any]:
         """The MCP tool description: {name, description, inputSchema[, outputSchema]}.
 
@@ -147,7 +157,9 @@ class ToolRegistry:
         except ValidationError as exc:
             return ToolOutput(f"Invalid arguments for {name}: {describe_validation_error(exc)}", is_error=True)
         try:
-            if inspect.iscoroutinefunction(tool.run):
+            if tool.runs_inline(args):
+                value = tool.run(args)
+            elif inspect.iscoroutinefunction(tool.run):
                 value = await asyncio.wait_for(tool.run(args), tool.timeout_s)
             else:
                 running = asyncio.get_running_loop().run_in_executor(_pool_for(tool), tool.run, args)

@@ -28,6 +28,7 @@ from pydantic import Field
 from sidekick.tools.base import Tool, ToolArgs, ToolFailure, ToolOutput
 
 MAX_LENGTH = 500
+INLINE_LENGTH = 100  # expressions up to this long are evaluated on the event loop (see runs_inline)
 MAX_INT_BITS = 4000  # exact integers up to ~1200 digits; beyond that, float arithmetic (and overflow)
 
 FUNCTIONS = dict.fromkeys(
@@ -41,6 +42,7 @@ _SYMBOLS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-"})
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr)
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 _lock = threading.Lock()  # numexpr keeps per-process state about the last compiled expression
+_imported = False  # numexpr and numpy: ~0.1 s to import, so the first call does it in a worker thread
 
 
 class CalculateArgs(ToolArgs):
@@ -69,7 +71,14 @@ class CalculateTool(Tool):
         "required": ["expression", "result", "value"],
     }
 
+    def runs_inline(self, args: CalculateArgs) -> bool:
+        # Once numexpr is imported, a short expression takes tens of µs; the worst of them (many
+        # divisions by zero, each checked) about a millisecond: only longer ones are worth a thread.
+        return _imported and len(args.expression) <= INLINE_LENGTH
+
     def run(self, args: CalculateArgs) -> ToolOutput:
+        if not _imported:
+            _import_numexpr()
         value = evaluate(args.expression)
         text = format_value(value)
         structured = {"expression": args.expression, "result": text, "value": display_number(value)}
@@ -270,6 +279,14 @@ def _floats(node: ast.AST) -> ast.AST:
             except OverflowError:
                 raise ToolFailure("the result is too large (overflow)") from None
     return node
+
+
+def _import_numexpr() -> None:
+    global _imported
+    import numexpr  # noqa: F401
+    import numpy  # noqa: F401
+
+    _imported = True
 
 
 def _ne_evaluate(text: str) -> Any:

@@ -86,3 +86,9 @@ async def test_configuration_order_params_then_sidekick_then_openai_env(monkeypa
     monkeypatch.delenv("SIDEKICK_API_KEY")
     monkeypatch.delenv("OPENAI_API_KEY")
     assert resolve_settings(ModelSettings(base_url="http://localhost:11434/v1")).api_key == "not-needed"
+
+
+@pytest.mark.parametrize("base_url", ["localhost:11434/v1", "ftp://example.org/v1", "not a url"])
+def test_a_base_url_that_is_not_http_is_a_configuration_error_before_any_request(base_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="base URL"):
+        resolve_settings(ModelSettings(base_url=base_url, api_key="k"))

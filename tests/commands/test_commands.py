@@ -12,9 +12,10 @@ from typing import Any
 from sidekick.testing.scripted_server import ScriptedOpenAIServer
 
 
-def sidekick(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def sidekick(*args: str, env: dict[str, str] | None = None, timeout: float = 60,
+             input: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SIDEKICK_", "OPENAI_"))}
-    return subprocess.run([sys.executable, "-m", "sidekick", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "sidekick", *args], capture_output=True, text=True, input=input,
                           timeout=timeout, env={**clean, "XDG_CONFIG_HOME": "/nonexistent", **(env or {})})
 
 
@@ -49,7 +50,7 @@ def test_run_json_and_exit_codes() -> None:
     unconfigured = sidekick("run", "anything")
     assert unconfigured.returncode == 4 and "No API key" in unconfigured.stderr
     bad_tool = sidekick("run", "x", "--tools", "calculate,nope", env={"SIDEKICK_API_KEY": "k"})
-    assert bad_tool.returncode == 4 and "nope" in bad_tool.stderr
+    assert bad_tool.returncode == 2 and "nope" in bad_tool.stderr  # a bad command line
 
 
 def test_tools_lists_schemas() -> None:

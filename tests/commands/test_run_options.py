@@ -31,4 +31,4 @@ def test_framework_chooses_what_runs_the_task() -> None:
     assert done.returncode == 0, done.stderr
     assert "model chose up front: calculate" in done.stderr and done.stdout.strip() == "Done it."
     assert "tools" not in server.requests[1]
-    assert unknown.returncode == 4 and "unknown framework 'crewai'; available: native, upfront" in unknown.stderr
+    assert unknown.returncode == 2 and "unknown framework 'crewai'; available: native, upfront" in unknown.stderr

@@ -27,11 +27,11 @@ async def test_the_cap_reaches_the_loop_and_the_baseline() -> None:
     assert {body.get("max_tokens") for body in server.requests} == {64}
 
 
-def test_a_bad_cap_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+def test_a_bad_cap_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                            monkeypatch: pytest.MonkeyPatch) -> None:
     parse = build_parser().parse_args
     assert main(parse(["--model-script", "oracle", "--max-tokens", "0", "--out", str(tmp_path)])) == 2
     assert "--max-tokens must be at least 1" in capsys.readouterr().err
-    monkeypatch.setenv("SIDEKICK_MAX_TOKENS", "-3")
-    assert main(parse(["--model-script", "oracle", "--out", str(tmp_path)])) == 2
+    monkeypatch.setenv("SIDEKICK_MAX_TOKENS", "-3")  # configuration, not the command line: 4, as in `sidekick run`
+    assert main(parse(["--model-script", "oracle", "--out", str(tmp_path)])) == 4
     assert "SIDEKICK_MAX_TOKENS must be a whole number" in capsys.readouterr().err

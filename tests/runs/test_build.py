@@ -78,7 +78,9 @@ def test_a_framework_whose_extra_is_missing_says_how_to_install_it(registry: Any
     assert "langgraph" not in frameworks.available_frameworks()
 
 
-def test_model_and_toolbox_are_wrapped_only_for_someone_listening(registry: Any) -> None:
+def test_model_and_toolbox_are_wrapped_only_for_someone_listening(registry: Any,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIDEKICK_USAGE", "off")  # the usage store listens to every call (tests/usage)
     quiet = build_run(params(), registry, progress=lambda n, m: None)  # native narrates: no call events needed
     assert type(quiet.toolbox) is Toolbox and not isinstance(quiet.model, ObservedModel)
 

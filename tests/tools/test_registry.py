@@ -6,6 +6,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import jsonschema
@@ -67,3 +68,27 @@ def test_importing_the_tools_stays_cheap() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_calculate_runs_on_the_event_loop_once_numexpr_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sidekick.tools import calculate
+    from sidekick.tools.base import ToolRegistry
+    from sidekick.tools.calculate import INLINE_LENGTH, CalculateTool
+
+    monkeypatch.setattr(calculate, "_imported", False)  # as in a fresh process
+    threads: list[threading.Thread] = []
+    real_run = CalculateTool.run
+    monkeypatch.setattr(CalculateTool, "run", lambda self, args: (threads.append(threading.current_thread()),
+                                                                  real_run(self, args))[1])
+    registry = ToolRegistry()
+    registry.add(CalculateTool())
+    long_sum = "+".join(["1.5"] * 40)
+    assert len(long_sum) > INLINE_LENGTH
+
+    async def calls() -> list[str]:
+        return [(await registry.call("calculate", {"expression": e})).text for e in ("6 * 7", "1.5 * 2", long_sum)]
+
+    assert asyncio.run(calls()) == ["42", "3", "60"]
+    loop_thread = threading.main_thread()
+    # The first call imports numexpr in a worker thread; then short expressions take no thread hop.
+    assert [thread is loop_thread for thread in threads] == [False, True, False]

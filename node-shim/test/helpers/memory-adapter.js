@@ -10,6 +10,7 @@ export function createMemoryAdapter() {
   const memories = [];
   const cache = new Map();
   const components = new Map();
+  const logs = [];
   let ready = false;
 
   const impl = {
@@ -80,8 +81,11 @@ export function createMemoryAdapter() {
     async getCachedEmbeddings() { return []; },
     async countMemories(roomId) { return memories.filter((m) => m.roomId === roomId).length; },
 
-    async log() {},
-    async getLogs() { return []; },
+    async log(params) { logs.push({ ...params, id: crypto.randomUUID(), createdAt: new Date() }); },
+    async getLogs({ entityId, roomId, type, count } = {}) {
+      const found = logs.filter((l) => (!entityId || l.entityId === entityId) && (!roomId || l.roomId === roomId) && (!type || l.type === type));
+      return found.reverse().slice(0, count ?? found.length); // newest first, as plugin-sql answers
+    },
 
     async getCache(key) { return cache.get(key); },
     async setCache(key, value) { cache.set(key, value); return true; },

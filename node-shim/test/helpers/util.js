@@ -1,6 +1,14 @@
 // Shared test helpers: deadlines for events, a recording logger, the sidekick's Python.
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+// The sidekicks these tests start record their usage in SQLite under $XDG_STATE_HOME: a scratch directory
+// of this test process, never the user's ~/.local/state.
+const stateHome = mkdtempSync(join(tmpdir(), "sidekick-node-tests-state-"));
+process.env.XDG_STATE_HOME = stateHome;
+process.on("exit", () => rmSync(stateHome, { recursive: true, force: true }));
 
 export const PYTHON = process.env.SIDEKICK_TEST_PYTHON;
 export const SKIP_PYTHON = PYTHON ? false : "SIDEKICK_TEST_PYTHON is not set (a Python with eliza-sidekick installed)";
