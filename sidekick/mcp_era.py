@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sidekick import __version__
-from sidekick.errors import InvalidParams, RpcError
+from sidekick.errors import InvalidParams, RpcError, ServerShuttingDown
 
 MODERN_PROTOCOL_VERSIONS = ("2026-07-28",)
 SERVED_VERSIONS = ("2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05")  # newest first
@@ -40,6 +40,15 @@ class MissingRequiredClientCapability(RpcError):
 class UnsupportedProtocolVersion(RpcError):
     CODE = -32022
     MESSAGE = "Unsupported protocol version"
+
+
+def shutdown_error(params: Any, message: str | None = None) -> RpcError:
+    """What a request refused or cut short by shutdown gets: -32002 in the handshake era; 2026-07-28 has no
+    such code, so an internal error saying why."""
+    meta = params.get("_meta") if isinstance(params, dict) else None
+    if isinstance(meta, dict) and PROTOCOL_VERSION_KEY in meta:
+        return RpcError(message or ServerShuttingDown.MESSAGE)
+    return ServerShuttingDown(message)
 
 
 class Envelope:

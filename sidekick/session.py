@@ -23,9 +23,9 @@ from sidekick.errors import (
     ParseError,
     RemoteError,
     RequestTimeoutError,
-    ServerShuttingDown,
     to_rpc_error,
 )
+from sidekick.mcp_era import shutdown_error
 from sidekick.transport import loads_strict
 
 log = logging.getLogger("sidekick.session")
@@ -167,7 +167,7 @@ class Session:
         if method is None or not method.is_async:  # jsonrpcserver answers unknown methods with -32601
             return self.methods.dispatch_inline(message, ctx)
         if self._shutting_down:
-            return None if is_notification else error_message(request_id, ServerShuttingDown().to_error())
+            return None if is_notification else error_message(request_id, shutdown_error(params).to_error())
         key = _id_key(request_id)
         task = asyncio.get_running_loop().create_task(self._dispatch_async(message, ctx, send_answer))
         if not is_notification:
@@ -207,7 +207,7 @@ class Session:
                 self._cancelled_by_peer.discard(task)
                 raise
             # Cut short by shutdown, not by the peer: the peer still deserves an answer.
-            return error_message(ctx.id, ServerShuttingDown("Server shut down before the request finished")
+            return error_message(ctx.id, shutdown_error(ctx.params, "Server shut down before the request finished")
                                  .to_error())
 
     def _cancel_from_peer(self, params: Any) -> None:

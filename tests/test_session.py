@@ -292,3 +292,13 @@ async def test_a_task_sends_its_answer_as_it_finishes_not_one_iteration_later(h:
     h.release.set()
     await asyncio.sleep(0)  # the task finishes: a done callback would send only after this
     assert h.sent == [{"jsonrpc": "2.0", "result": {"waited": True}, "id": 1}]
+
+
+async def test_shutdown_answers_a_2026_request_with_an_error_that_revision_defines(h: Harness) -> None:
+    meta = {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}}}
+    h.line(req(1, "wait", meta))
+    await h.session.shutdown(grace=0.01)
+    h.line(req(2, "wait", meta))
+    assert [(m["id"], error_code(m)) for m in h.sent] == [(1, -32603), (2, -32603)]
+    assert all("shut" in m["error"]["message"] for m in h.sent)
