@@ -9,7 +9,6 @@
 // service being ready, the sidekick children's RSS (and PSS) summed, then the time for each agent to
 // call `calculate` once, all at the same time. Goal (DESIGN.md, issue 17): 50 agents ≤ 100 MB of
 // sidekick RSS in all, started in ≤ 1 s. The model endpoint is never called (no run is made).
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -36,6 +35,7 @@ const python = process.env.SIDEKICK_PYTHON || (existsSync(localVenv) ? localVenv
 
 const core = await import(pathToFileURL(createRequire(join(shim, "package.json")).resolve("@elizaos/core")).href);
 const { pythonSidekickPlugin } = await import(pathToFileURL(join(shim, "dist", "index.js")).href);
+const { spawnToInitialize } = await import(pathToFileURL(join(shim, "scripts", "spawn-initialize.mjs")).href);
 const { createMemoryAdapter } = await import(pathToFileURL(join(shim, "test", "helpers", "memory-adapter.js")).href);
 
 /** Kilobytes of a /proc/<pid>/smaps_rollup field (Rss, Pss), or of VmRSS when that file is missing. */
@@ -58,19 +58,6 @@ const alive = (pid) => {
     return false;
   }
 };
-
-/** The floor: milliseconds from spawning one sidekick to its initialize answer, no agent around it. */
-async function oneChild() {
-  const t0 = performance.now();
-  const child = spawn(python, ["-m", "sidekick", "--stdio"], { stdio: ["pipe", "pipe", "ignore"] });
-  const request = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "0" } } };
-  child.stdin.write(`${JSON.stringify(request)}\n`);
-  await new Promise((resolve) => child.stdout.once("data", resolve));
-  const ms = performance.now() - t0;
-  child.stdin.end();
-  await new Promise((resolve) => child.once("close", resolve));
-  return ms;
-}
 
 /** One round of one mode: start, measure, call, stop. */
 async function round(mode) {
@@ -120,7 +107,7 @@ const results = Object.fromEntries(modes.map((m) => [m, []]));
 const floor = [];
 console.log(`${agents} agents (baseline ${baselineAgents}), ${rounds} rounds, modes interleaved: ${modes.join(", ")}; python ${python}; node ${process.version}; load average ${(await import("node:os")).loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 for (let r = 0; r < rounds; r++) {
-  floor.push(await oneChild());
+  floor.push(await spawnToInitialize(python));
   console.log(`round ${r + 1} one sidekick alone: spawn → initialize answer ${floor.at(-1).toFixed(0)} ms`);
   // Alternate which mode goes first, so neither always runs on a warmer (or busier) machine.
   for (const mode of r % 2 ? [...modes].reverse() : modes) {

@@ -6,12 +6,13 @@
 // Python: SIDEKICK_PYTHON, else python3. The venv lives in --cache (default: a fixed temp folder, so
 // a second run is warm); --fresh deletes it first, so the first start is measured (needs PyPI).
 // --sql gives the agent @elizaos/plugin-sql (PGlite in memory) instead of an in-memory adapter.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { spawnToInitialize } from "./spawn-initialize.mjs";
 
 const pkg = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
@@ -74,19 +75,6 @@ async function agentToReady() {
   await agent.stop();
   if (state !== "ready") throw new Error(`sidekick did not start: ${lastError}`);
   return [ready - t0, ready - initialized];
-}
-
-/** Milliseconds from spawning the venv's Python to its initialize answer. */
-async function spawnToInitialize(venvPython) {
-  const t0 = performance.now();
-  const child = spawn(venvPython, ["-m", "sidekick", "--stdio"], { stdio: ["pipe", "pipe", "ignore"] });
-  const request = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "bench", version: "0" } } };
-  child.stdin.write(`${JSON.stringify(request)}\n`);
-  await new Promise((resolve) => child.stdout.once("data", resolve));
-  const ms = performance.now() - t0;
-  child.stdin.end();
-  await new Promise((resolve) => child.once("close", resolve));
-  return ms;
 }
 
 async function timed(fn) {
