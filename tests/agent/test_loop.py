@@ -304,6 +304,18 @@ async def test_a_call_like_reply_gets_one_correction_and_the_run_goes_on() -> No
     assert any("not usable (malformed_call)" in m for _, m in PROGRESS)
 
 
+async def test_a_call_to_a_tool_unlike_any_offered_is_pointed_at_a_plain_answer_not_an_example() -> None:
+    def corrected(messages: list[dict[str, Any]]) -> ModelTurn:
+        note = messages[-1]["content"]
+        assert "no tool named 'translate'" in note and "add, lookup" in note
+        assert "answer it yourself now" in note and '"arguments"' not in note  # no example call to copy
+        return ModelTurn(content="Gracias.")
+
+    reply = '```json\n{"name": "translate", "arguments": {"text": "thanks"}}\n```'
+    result = await run(ScriptedModel(ModelTurn(content=reply), corrected))
+    assert result.stop_reason == "done" and result.text == "Gracias." and result.steps == []
+
+
 @pytest.mark.parametrize("reply, kind", [
     (CALL_LIKE, "malformed_call"),
     ('<tool_response>{"value": 41}</tool_response>\nThe value is 41.', "invented_tool_result"),
