@@ -73,15 +73,15 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     """
     names = [s["name"] for s in specs]
     near = difflib.get_close_matches(tool, names, n=1, cutoff=0.5) if tool and tool not in names else []
-    example = _example_call(specs, tool if tool in names else (near[0] if near else None))
-    how = (f"To call a tool, reply with only the call, for example {example}, one per call. The tools you can "
-           f"call: {', '.join(names) or 'none'}.")
     if problem == "malformed_call" and tool and tool not in names and not near:
         # No example call here: shown one after naming a tool it does not have, the 1.5B ran the example
         # with made-up values (both times in a full shop run) where the task needed no tool at all.
         return (f"Your last reply looks like a tool call but could not be used: {detail}. No tool of this run "
                 "does that. If none of the tools fits the task, it needs no tool: answer it yourself now, in "
                 "plain words without any JSON. Call a tool only if one of those listed gives what the task asks.")
+    example = _example_call(specs, tool if tool in names else (near[0] if near else None))
+    how = (f"To call a tool, reply with only the call, for example {example}, one per call. The tools you can "
+           f"call: {', '.join(names) or 'none'}.")
     if problem == "malformed_call":
         hint = f" Did you mean {near[0]}?" if near else ""
         return (f"Your last reply looks like a tool call but could not be used: {detail}.{hint} {how} If you need "
