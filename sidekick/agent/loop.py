@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, system_prompt
+from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, guessed_value_note, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
@@ -80,6 +81,45 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 def _call_key(name: str, arguments: dict[str, Any] | None) -> str:
     return name + json.dumps(arguments or {}, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _distinct_calls(calls: list[ToolCall]) -> list[ToolCall]:
+    """One reply's calls without exact repeats: a small model sometimes writes the same call dozens of times
+    in one reply, and every copy's result would crowd the context."""
+    seen: set[str] = set()
+    distinct = []
+    for call in calls:
+        arguments, problem = parse_arguments(call.arguments)
+        key = _call_key(call.name, arguments) if problem is None else call.name + _arguments_text(call.arguments)
+        if key not in seen:
+            seen.add(key)
+            distinct.append(call)
+    return distinct
+
+
+ID_NAME = re.compile(r"(?:^|[_-])(?:[Uu]?[Uu])?[Ii][Dd][Ss]?$|[a-z0-9](?:I[Dd]|Uuid)s?$")  # id, user_id, orderId, uuid
+
+
+def _id_arguments(arguments: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (name, value) pairs of arguments named like ids (`id`, `user_id`, `orderId`, `item_ids`)."""
+    pairs = []
+    for name, value in arguments.items():
+        if not ID_NAME.search(name):
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, (str, int)) and not isinstance(item, bool) and str(item).strip():
+                pairs.append((name, str(item).strip()))
+    return pairs
+
+
+def _unseen_ids(arguments: dict[str, Any] | None, earlier: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Id arguments whose value appears in no earlier message: the model made them up."""
+    pairs = _id_arguments(arguments or {})
+    if not pairs:
+        return []
+    seen = "\n".join(m["content"] if isinstance(m.get("content"), str) else
+                     json.dumps(m.get("content"), ensure_ascii=False, default=str) for m in earlier)
+    return [(name, value) for name, value in pairs if value not in seen]
 
 
 def _arguments_text(raw: Any) -> str:
@@ -178,6 +218,7 @@ class AgentLoop:
                     return "token_budget"
                 continue
             state.just_corrected = False
+            reply.calls = _distinct_calls(reply.calls)
             self._give_unique_ids(reply.calls, state)
             state.messages.append(_assistant_message(turn, reply.calls, reply.text))
             if reply.text:
@@ -268,6 +309,7 @@ class AgentLoop:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+        earlier = state.messages[:-1]  # what the model had seen before this reply's calls
         for call, (output, arguments, duration_ms, repeated) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
@@ -278,6 +320,8 @@ class AgentLoop:
                 content = text if text.startswith("Error") else "Error: " + text
                 if state.failed.get(key) == text:
                     content += "\n" + FAILED_AGAIN_NOTE
+                elif guessed := _unseen_ids(arguments, earlier):
+                    content += "\n" + guessed_value_note(guessed)
                 state.failed[key] = text
             else:
                 content = text

@@ -28,6 +28,14 @@ FAILED_AGAIN_NOTE = ("(This exact call has failed before with the same error. Un
                      "with another tool first if needed, or tell the user why the task cannot be done.)")
 
 
+def guessed_value_note(guessed: list[tuple[str, str]]) -> str:
+    """Said after a failed call whose id arguments appear nowhere the model could have read them."""
+    shown = ", ".join(f"{name}={value!r}" for name, value in guessed[:3])
+    return (f"(Note: {shown} appears nowhere in the task or in any earlier tool result, so it was guessed. "
+            "Do not make up ids: find the real value with one of your tools first (one that looks up, searches "
+            "or lists what the task is about), then make this call with it.)")
+
+
 def render_context(context: dict[str, Any]) -> str:
     """Host facts as `key: value` lines; nested values as compact JSON."""
     lines = []

@@ -472,3 +472,32 @@ async def test_a_failed_call_sent_again_unchanged_is_run_and_the_model_told_it_f
     assert first == "Error: lookup failed: no such key"
     assert "no such key" in second and second.endswith(FAILED_AGAIN_NOTE)
     assert third == "41" and [s.ok for s in result.steps] == [False, False, True]
+
+
+async def test_identical_calls_in_one_reply_run_once() -> None:
+    model = ScriptedModel(calls(*[("lookup", {"key": "x"})] * 5, ("lookup", {"key": "y"}), ("lookup", '{"key":"y"}')),
+                          answer("41 and 1"))
+    result = await run(model)
+    assert [s.arguments for s in result.steps] == [{"key": "x"}, {"key": "y"}]
+    assistant = model.seen[1][-3]
+    assert [c["id"] for c in assistant["tool_calls"]] == ["call_0", "call_5"]  # every kept call has its result
+    assert tool_results(model.seen[1]) == ["41", "1"]
+
+
+async def test_a_failed_call_with_a_made_up_id_is_told_the_value_appears_nowhere() -> None:
+    async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        if arguments == {"user_id": "u_7"}:
+            return {"content": [{"type": "text", "text": '{"email": "a@b.c"}'}]}
+        return {"content": [{"type": "text", "text": "no such user"}], "isError": True}
+
+    specs = [ToolSpec(name="get_user", description="A user by id", input_schema={"type": "object"}),
+             ToolSpec(name="find_user", description="Search users", input_schema={"type": "object"})]
+    model = ScriptedModel(calls(("get_user", {"user_id": "u_12345"}), ("find_user", {"name": "nobody", "reason": "x"})),
+                          calls(("get_user", {"userId": "u_8"})), calls(("get_user", {"user_id": "u_7"})),
+                          answer("a@b.c"))
+    result = await run(model, toolbox(host, specs), task="Email of Ann? Her id is u_7 or u_8.")
+    guessed, free_text, seen_in_task, found = tool_results(result.messages)
+    assert "user_id='u_12345' appears nowhere" in guessed and "find the real value" in guessed
+    assert free_text == "Error: no such user"  # no id among its arguments
+    assert seen_in_task == "Error: no such user"  # u_8 is in the task: a wrong id, not a made-up one
+    assert found == '{"email": "a@b.c"}' and result.text == "a@b.c"
