@@ -65,7 +65,7 @@ async def _wait_all(tasks: set[asyncio.Task[Any]], timeout: float,
 class Session:
     """Serves one peer: dispatches what it sends, and sends it requests and notifications of our own."""
 
-    def __init__(self, send: Send, methods: dict[str, Method] | None = None) -> None:
+    def __init__(self, send: Send) -> None:
         self._send = send
         self.methods = MethodTable()
         self._inflight: dict[tuple[str, Any], asyncio.Task[Any]] = {}
@@ -76,8 +76,6 @@ class Session:
         self._background: set[asyncio.Task[Any]] = set()
         self._batches: set[asyncio.Task[Any]] = set()  # each sends its batch's answers once all are ready
         self.closed = False
-        for method in (methods or {}).values():
-            self.add_method(method)
 
     # -- registration -------------------------------------------------------------------------
     def add_method(self, method: Method) -> None:
