@@ -18,14 +18,16 @@ import asyncio
 import collections
 import contextlib
 import itertools
-import json
 import logging
 import os
 import signal
 import sys
 from typing import Any, AsyncIterator, Awaitable, Callable
 
-from sidekick.errors import ConnectionClosedError, MethodNotFound, RemoteError, RpcError
+from sidekick.dispatch import Method, RequestContext
+from sidekick.errors import ConnectionClosedError, MethodNotFound, RpcError
+from sidekick.session import Session
+from sidekick.transport import encode_message, loads_strict
 
 HostToolHandler = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
 ProgressHandler = Callable[[float, str], None]
@@ -60,7 +62,7 @@ class SidekickExitedError(ConnectionClosedError):
 
 
 class SidekickClient:
-    """JSON-RPC over a child's stdin/stdout: ids, pending futures, progress, and host tool answers.
+    """A `Session` over a child's stdin/stdout, with progress callbacks and host tool answers.
 
     `on_host_tool(name, arguments, meta)` answers each `host/callTool`; `meta` is the call's `_meta`
     (the sidekick puts the id of the request the call belongs to in `relatedRequestId`). It returns an
@@ -73,11 +75,12 @@ class SidekickClient:
         self.on_host_tool = on_host_tool
         self.initialize_result: dict[str, Any] = {}
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
-        self._ids = itertools.count(1)
-        self._pending: dict[Any, asyncio.Future[Any]] = {}
+        self._progress_tokens = itertools.count(1)
         self._progress: dict[str, ProgressHandler] = {}
-        self._host_calls: dict[Any, asyncio.Task[None]] = {}
         self._exited = False
+        self._session = Session(self._send)
+        self._session.add_method(Method("host/callTool", self._call_host_tool))
+        self._session.add_method(Method("notifications/progress", self._report_progress))
         loop = asyncio.get_running_loop()
         self._stderr = loop.create_task(self._read_stderr()) if process.stderr is not None else None
         self._reader = loop.create_task(self._read())
@@ -125,110 +128,69 @@ class SidekickClient:
     def _writable(self) -> bool:
         return not self._exited and self.process.stdin is not None and not self.process.stdin.is_closing()
 
-    def _write(self, message: dict[str, Any]) -> None:
+    def _check_running(self) -> None:
         if not self._writable():
             raise SidekickExitedError(self._exit_message(), self.process.returncode)
-        assert self.process.stdin is not None
-        self.process.stdin.write(json.dumps(message, ensure_ascii=False).encode() + b"\n")
+
+    def _send(self, message: Any) -> None:
+        # What the session sends on its own (an answer, a cancel) is dropped once the child cannot read it.
+        if self._writable():
+            assert self.process.stdin is not None
+            self.process.stdin.write(encode_message(message))
 
     def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         """Send a notification; SidekickExitedError if the child is gone."""
-        self._write({"jsonrpc": "2.0", "method": method, **({"params": params} if params is not None else {})})
+        self._check_running()
+        self._session.notify(method, params)
 
     async def request(self, method: str, params: dict[str, Any] | None = None,
                       on_progress: ProgressHandler | None = None, request_id: Any = None) -> Any:
         """Send a request and wait for its result; RemoteError for an error answer.
 
-        `request_id` defaults to the next integer; a caller-chosen id must not be pending already.
+        `request_id` defaults to the session's next id; a caller-chosen id must not be pending already.
         Cancelling the awaiting task sends `notifications/cancelled`.
         """
-        if request_id is None:
-            request_id = next(self._ids)
-        elif request_id in self._pending:
-            raise ValueError(f"request id {request_id!r} is already pending")
+        self._check_running()
         params = dict(params or {})
-        token = f"progress-{next(self._ids)}"
+        token = None
         if on_progress is not None:
+            token = f"progress-{next(self._progress_tokens)}"
             params["_meta"] = {**params.get("_meta", {}), "progressToken": token}
             self._progress[token] = on_progress
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
         try:
-            self._write({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
-            return await future
-        except asyncio.CancelledError:
-            if self._writable() and self.process.returncode is None:
-                self.notify("notifications/cancelled", {"requestId": request_id, "reason": "cancelled by the host"})
-            raise
+            return await self._session.request(method, params, request_id=request_id)
         finally:
-            self._pending.pop(request_id, None)
             self._progress.pop(token, None)
 
     async def _read(self) -> None:
         assert self.process.stdout is not None
         async for line in _lines(self.process.stdout):
             try:
-                message = json.loads(line)
-            except ValueError:
+                message = loads_strict(line)
+            except (ValueError, RecursionError):  # noise on the child's stdout, not a message to answer
                 self.stderr_tail.append(f"(unparsable stdout line) {line[:200]!r}")
                 continue
             try:
-                self._dispatch(message)
-            except Exception:  # a malformed message or a failing progress callback must not end the reader
+                self._session.receive(message)
+            except Exception:  # a bug in handling one message must not end the reader
                 log.exception("could not handle a message from the sidekick")
         await self.process.wait()
         if self._stderr is not None:
             await asyncio.wait({self._stderr}, timeout=1.0)  # a grandchild may hold stderr open
         self._exited = True
-        for future in self._pending.values():
-            if not future.done():
-                future.set_exception(SidekickExitedError(self._exit_message(), self.process.returncode))
+        self._session.close(SidekickExitedError(self._exit_message(), self.process.returncode))
 
-    def _dispatch(self, message: Any) -> None:
-        if isinstance(message, list):
-            for item in message:
-                self._dispatch(item)
-            return
-        if not isinstance(message, dict):
-            return
-        method, params = message.get("method"), _as_dict(message.get("params"))
-        if method is None:
-            future = self._pending.get(message.get("id"))
-            if future is not None and not future.done():
-                if "error" in message:
-                    error = message["error"] or {}
-                    future.set_exception(RemoteError(error.get("code"), str(error.get("message")), error.get("data")))
-                else:
-                    future.set_result(message.get("result"))
-        elif "id" in message:
-            self._host_calls[message["id"]] = asyncio.get_running_loop().create_task(self._answer(message))
-        elif method == "notifications/progress":
+    def _report_progress(self, ctx: RequestContext, params: dict[str, Any]) -> None:
+        try:
             handler = self._progress.get(params.get("progressToken"))
             if handler is not None:
                 handler(params.get("progress", 0), params.get("message", ""))
-        elif method == "notifications/cancelled":
-            task = self._host_calls.get(params.get("requestId"))
-            if task is not None:
-                task.cancel()
+        except Exception:  # the session would swallow it silently: a notification has no answer to carry it
+            log.exception("could not handle a progress notification from the sidekick")
 
-    async def _answer(self, message: dict[str, Any]) -> None:
-        try:
-            reply: dict[str, Any] = {"result": await self._host_result(message)}
-        except RpcError as exc:
-            reply = {"error": exc.to_error()}
-        except asyncio.CancelledError:
-            return  # the sidekick withdrew the call and expects no answer
-        finally:
-            self._host_calls.pop(message["id"], None)
-        if self._writable():
-            self._write({"jsonrpc": "2.0", "id": message["id"], **reply})
-
-    async def _host_result(self, message: dict[str, Any]) -> dict[str, Any]:
-        if message["method"] != "host/callTool":
-            raise MethodNotFound(f"Method not found: {message['method']}")
+    async def _call_host_tool(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         if self.on_host_tool is None:
             raise MethodNotFound("this host offers no tools")
-        params = _as_dict(message.get("params"))
         try:
             return await self.on_host_tool(str(params.get("name", "")), _as_dict(params.get("arguments")),
                                            _as_dict(params.get("_meta")))
@@ -263,8 +225,6 @@ class SidekickClient:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.process.wait(), None if stop == self.process.kill else timeout)
                 break
-        for task in self._host_calls.values():
-            task.cancel()
-        await asyncio.gather(self._reader, *filter(None, [self._stderr]), *self._host_calls.values(),
-                             return_exceptions=True)
+        await asyncio.gather(self._reader, *filter(None, [self._stderr]), return_exceptions=True)
+        await self._session.shutdown(grace=0)  # cancels host tool calls still running
         return await self.process.wait()

@@ -1,9 +1,11 @@
-"""One JSON-RPC conversation with the host, in both directions.
+"""One JSON-RPC conversation with a peer, in both directions: the sidekick's with its host
+(`sidekick.server`), and a Python host's with its sidekick child (`sidekick.client`).
 
 Incoming requests are dispatched through jsonrpcserver (`sidekick.dispatch`). Cheap methods (plain
 `def`) are answered inline, without a task switch; `async def` methods run as tasks so a long run never
-blocks a ping. Requests the sidekick sends to the host (`host/callTool`) wait on futures keyed by our own
-ids. `notifications/cancelled` cancels the matching task and, as MCP specifies, no answer is sent for it.
+blocks a ping. Requests sent to the peer (the sidekick's `host/callTool`) wait on futures keyed by their
+ids, ours or the caller's. `notifications/cancelled` cancels the matching task and, as MCP specifies, no
+answer is sent for it.
 
 The session knows nothing of MCP's methods or of stdio: it takes a `send` callable and a method table.
 """
@@ -71,7 +73,7 @@ class Session:
         self._inflight: dict[tuple[str, Any], asyncio.Task[Any]] = {}
         self._cancelled_by_peer: set[asyncio.Task[Any]] = set()
         self._shutting_down = False
-        self._pending: dict[str, asyncio.Future[Any]] = {}
+        self._pending: dict[str | int, asyncio.Future[Any]] = {}
         self._next_id = itertools.count(1)
         self._background: set[asyncio.Task[Any]] = set()
         self._batches: set[asyncio.Task[Any]] = set()  # each sends its batch's answers once all are ready
@@ -242,15 +244,21 @@ class Session:
         self._send(message)
 
     async def request(self, method: str, params: dict[str, Any] | None = None,
-                      timeout: float | None = None) -> Any:
+                      timeout: float | None = None, request_id: str | int | None = None) -> Any:
         """Send a request to the peer and wait for its answer.
 
         Raises RemoteError (the peer answered with an error), RequestTimeoutError, or
         ConnectionClosedError (the peer went away). If the caller is cancelled, the peer is told.
+        `request_id` defaults to our next own id; a caller-chosen id must not be pending already.
         """
         if self.closed:
             raise ConnectionClosedError(f"cannot send {method}: the connection is closed")
-        request_id = f"s-{next(self._next_id)}"
+        if request_id is None:
+            request_id = f"s-{next(self._next_id)}"
+        elif not _valid_id(request_id):
+            raise ValueError(f"request id {request_id!r} is neither a string nor an integer")
+        elif request_id in self._pending:
+            raise ValueError(f"request id {request_id!r} is already pending")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending[request_id] = future
@@ -278,7 +286,7 @@ class Session:
 
     def _receive_response(self, message: dict[str, Any]) -> None:
         response_id = message.get("id")
-        future = self._pending.get(response_id) if isinstance(response_id, str) else None
+        future = self._pending.get(response_id) if _valid_id(response_id) else None
         if future is None or future.done():
             # Usually an answer that crossed our cancel or timeout on the wire: expected, not alarming.
             log.debug("dropped an answer for unknown or finished request id %r", message.get("id"))
@@ -317,10 +325,10 @@ class Session:
         if self._background or self._batches:
             await asyncio.wait(self._background | self._batches, timeout=1.0)
 
-    def close(self) -> None:
-        """The peer is gone: reject every request we are waiting on with one clear error."""
+    def close(self, error: ConnectionClosedError | None = None) -> None:
+        """The peer is gone: reject every request we are waiting on with `error`, or one naming the host."""
         self.closed = True
         for request_id, future in list(self._pending.items()):
             if not future.done():
-                future.set_exception(ConnectionClosedError(f"the host closed the connection ({request_id})"))
+                future.set_exception(error or ConnectionClosedError(f"the host closed the connection ({request_id})"))
         self._pending.clear()

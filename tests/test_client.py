@@ -13,9 +13,11 @@ from sidekick.errors import InvalidParams, RemoteError
 
 DEADLINE_S = 20
 
-# A stand-in `sidekick --stdio`: `echo` answers with what it was sent and the ids it was told are cancelled,
-# `fail` answers with an error, `progress` reports two steps first, `ask` asks the host for a tool and
-# answers with the host's whole answer, `hang` never answers, and the `exit` notification exits with code 3.
+# A stand-in `sidekick --stdio`: `echo` answers with what it was sent, the ids it was told are cancelled and
+# the answers it got to no question, `fail` answers with an error, `progress` reports two steps first, `ask`
+# asks the host for a tool and answers with the host's whole answer, `withdraw` cancels the pending asks,
+# `noise` writes a line that is not JSON first, `hang` never answers, and the `exit` notification exits
+# with code 3.
 PEER = r'''
 import json, sys
 
@@ -23,7 +25,7 @@ def send(message):
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
 
-asks, cancelled = {}, []
+asks, cancelled, stray = {}, [], []
 for line in sys.stdin:
     message = json.loads(line)
     method, params, rid = message.get("method"), message.get("params") or {}, message.get("id")
@@ -32,7 +34,8 @@ for line in sys.stdin:
             "protocolVersion": params["protocolVersion"], "serverInfo": {"name": "peer", "version": "0"},
             "capabilities": {"experimental": {"sidekick": {"hostToolMeta": True}}}}})
     elif method == "echo":
-        send({"jsonrpc": "2.0", "id": rid, "result": {"id": rid, "params": params, "cancelled": cancelled}})
+        send({"jsonrpc": "2.0", "id": rid, "result": {"id": rid, "params": params, "cancelled": cancelled,
+                                                    "stray": stray}})
     elif method == "fail":
         send({"jsonrpc": "2.0", "id": rid, "error": {"code": -32000, "message": "it failed", "data": [1]}})
     elif method == "progress":
@@ -44,8 +47,18 @@ for line in sys.stdin:
         asks[f"s-{rid}"] = rid
         send({"jsonrpc": "2.0", "id": f"s-{rid}", "method": params.get("method", "host/callTool"), "params": {
             "name": "lookup", "arguments": {"key": params.get("key")}, "_meta": {"relatedRequestId": rid}}})
+    elif method == "withdraw":
+        for ask in asks:
+            send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": ask}})
+        asks.clear()
+        send({"jsonrpc": "2.0", "id": rid, "result": "withdrawn"})
+    elif method == "noise":
+        sys.stdout.write("not json\n")
+        send({"jsonrpc": "2.0", "id": rid, "result": "after the noise"})
     elif method is None and rid in asks:
         send({"jsonrpc": "2.0", "id": asks.pop(rid), "result": message})
+    elif method is None:
+        stray.append(message)
     elif method == "notifications/cancelled":
         cancelled.append(params["requestId"])
     elif method == "exit":
@@ -121,7 +134,35 @@ async def test_unknown_requests_and_host_calls_without_a_handler_get_method_not_
     no_tools = await within(peer.request("ask", {"key": "k"}))
     assert no_tools["error"]["code"] == -32601 and "offers no tools" in no_tools["error"]["message"]
     unknown = await within(peer.request("ask", {"method": "host/other"}))
-    assert unknown["error"] == {"code": -32601, "message": "Method not found: host/other"}
+    assert unknown["error"] == {"code": -32601, "message": "Method not found", "data": "host/other"}
+
+
+async def test_a_host_call_the_child_withdraws_is_cancelled_and_not_answered(peer: SidekickClient) -> None:
+    started, outcome = asyncio.Event(), []
+
+    async def host_tool(name: str, arguments: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        return {}
+
+    peer.on_host_tool = host_tool
+    asking = asyncio.ensure_future(peer.request("ask", {"key": "k"}))
+    await within(started.wait())
+    assert await within(peer.request("withdraw")) == "withdrawn"
+    assert outcome == ["cancelled"]
+    asking.cancel()
+    await asyncio.gather(asking, return_exceptions=True)
+    assert (await within(peer.request("echo")))["stray"] == []
+
+
+async def test_noise_on_the_child_stdout_goes_to_the_stderr_tail_unanswered(peer: SidekickClient) -> None:
+    assert await within(peer.request("noise")) == "after the noise"
+    assert "(unparsable stdout line) b'not json\\n'" in peer.stderr_tail
+    assert (await within(peer.request("echo")))["stray"] == []
 
 
 async def test_cancelling_the_awaiting_task_tells_the_peer_and_the_client_still_works(peer: SidekickClient) -> None:
