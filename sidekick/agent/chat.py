@@ -41,11 +41,13 @@ class ModelTurn:
 class ChatModel(Protocol):
     """Anything that turns a transcript and tool specs into the model's next turn.
 
-    Implementations raise `sidekick.errors.ModelError` for endpoint failures and nothing else.
+    Implementations raise `sidekick.errors.ModelError` for endpoint failures and nothing else. The loop
+    passes `tool_choice` (the name of the one tool the reply is to call) only when it forces a call; a
+    model that cannot force one may ignore it.
     """
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None) -> ModelTurn: ...
+                       timeout_s: float | None, tool_choice: str | None = None) -> ModelTurn: ...
 
     async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
         """Estimated tokens (`sidekick.agent.tokens`) the messages may use with these tools, or None when the

@@ -52,6 +52,8 @@ class RunState:
     answer: str = ""
     model_turns: int = 0
     just_corrected: bool = False  # the previous model turn was sent back with a correction
+    force_tool: str | None = None  # the tool the next model turn is to call (tool_choice)
+    forced: set[str] = field(default_factory=set)  # tools forced since the last usable reply
     call_ids: set[str] = field(default_factory=set)
     succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
     failed: dict[str, str] = field(default_factory=dict)  # call key → its last error, for repeated failures
@@ -210,7 +212,7 @@ class AgentLoop:
                 state.usage.add(turn.usage)
             reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"],
                                params.task)
-            if reply.problem in SOFT_PROBLEMS and state.just_corrected:
+            if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state):
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:
                 self._correct(reply, specs, params, state)
@@ -218,6 +220,7 @@ class AgentLoop:
                     return "token_budget"
                 continue
             state.just_corrected = False
+            state.forced.clear()
             reply.calls = _distinct_calls(reply.calls)
             self._give_unique_ids(reply.calls, state)
             state.messages.append(_assistant_message(turn, reply.calls, reply.text))
@@ -241,9 +244,12 @@ class AgentLoop:
         def remaining() -> float | None:
             return None if deadline is None else max(0.001, deadline - time.monotonic())
 
+        forcing = {"tool_choice": state.force_tool} if state.force_tool else {}
+        state.force_tool = None
+
         async def send() -> ModelTurn:
             sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
-            return await self.model.complete(sent, specs, remaining())
+            return await self.model.complete(sent, specs, remaining(), **forcing)
 
         try:
             return await send()
@@ -251,12 +257,23 @@ class AgentLoop:
             log.info("context overflow (%s); shrinking the transcript and trying once more", exc.message)
         return await send()
 
+    @staticmethod
+    def _may_force(reply: Reply, state: RunState) -> bool:
+        """A reply that says it will call a named tool and does not: the next turn may be made to call it.
+        Small models that write prose about a call write the call itself once the endpoint asks for it."""
+        return reply.problem == "announced_call" and reply.tool is not None and reply.tool not in state.forced
+
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
-        """Send an unusable reply back once with what was wrong; a second one in a row ends the run."""
-        if state.just_corrected:
+        """Send an unusable reply back once with what was wrong; a second one in a row ends the run. A
+        reply announcing a call of a named tool is sent back with that tool forced, once per tool."""
+        forced = self._may_force(reply, state)
+        if state.just_corrected and not forced:
             raise UnusableReply(f"{UNUSABLE_REPLY[reply.problem or 'no_answer']}: {reply.detail}.",
                                 kind=reply.problem or "no_answer")
         state.just_corrected = True
+        if forced:
+            state.force_tool = reply.tool
+            state.forced.add(reply.tool)
         max_tokens = params.model.max_tokens if params.model else None
         state.messages.append({"role": "assistant", "content": reply.text or ""})
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,

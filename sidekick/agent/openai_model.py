@@ -143,13 +143,16 @@ class OpenAIChatModel:
     def __init__(self, settings: ResolvedModelSettings) -> None:
         self.settings = settings
 
-    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
+                 tool_choice: str | None = None) -> dict[str, Any]:
         s = self.settings
         request: dict[str, Any] = {"model": s.model, "messages": messages}
         if tools:
             request["tools"] = [{"type": "function", "function": {
                 "name": t["name"], "description": t.get("description", ""), "parameters": t["inputSchema"]}}
                 for t in tools]
+            if tool_choice is not None:
+                request["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
             if s.parallel_tool_calls is not None:  # some endpoints reject the field: only when asked
                 request["parallel_tool_calls"] = s.parallel_tool_calls
         if s.temperature is not None:
@@ -171,8 +174,8 @@ class OpenAIChatModel:
         return None if window is None else context.prompt_budget(s.base_url, s.model, window, s.max_tokens, tools)
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None) -> ModelTurn:
-        request = self._request(messages, tools)
+                       timeout_s: float | None, tool_choice: str | None = None) -> ModelTurn:
+        request = self._request(messages, tools, tool_choice)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         attempt = 0
         while True:

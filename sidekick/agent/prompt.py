@@ -100,6 +100,10 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     if problem == "announced_call":
         return (f"Your last reply {detail}. If you need that tool, reply now with only the call. {how} If you "
                 "already have everything the task needs, give your final answer instead.")
+    if problem == "narrated":
+        return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "
+                "their results: answer the task itself now, stating the actual values from the results above "
+                "(names, numbers, ids, statuses). If the task still needs a tool call, reply with only that call.")
     if problem == "echoed_task":
         return ("Your last reply only repeated the task; it is not an answer. Read the tool results above and "
                 f"answer the task from them in your own words, or call the next tool you need. {how}")

@@ -14,19 +14,24 @@ from sidekick.agent.prompt import PLACEHOLDER
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
-                       "echoed_task"]
+                       "echoed_task", "narrated"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
-SOFT_PROBLEMS = {"announced_call", "echoed_task"}
+SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated"}
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
                      r"we'll|we need to|next,? I|you (?:will )?(?:need|have|should|must) to)\b",
                      re.IGNORECASE)
+# The first person about to act ("I'll need to", "I can now proceed to"), for `next_step_of`.
+_NEXT_STEP = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|"
+                        r"we need to|next,? I|I can(?![’']t)(?! ?not)|proceed(?:ing)? to)\b", re.IGNORECASE)
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
                            r"(?:let's|let me|I will|I'll) (?:try|call it|make the call) again)\b", re.IGNORECASE)
+# What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
+_FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Za-z]+[_-][\w-]+\b")
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
 
@@ -78,9 +83,13 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     if announced is not None:
         return Reply(text=content.strip(), problem="announced_call", tool=announced,
                      detail=f"speaks of calling {announced}, but it holds no call, so nothing ran")
-    if _CALL_FOLLOWS.search(content):
+    if _CALL_FOLLOWS.search(content) or next_step_of(content, names):
         return Reply(text=content.strip(), problem="announced_call",
-                     detail="says a call follows, but it holds no call, so nothing ran")
+                     detail="says what comes next, but it holds no call, so nothing ran")
+    narrated = narrated_tool(content, names, list(tool_results), task)
+    if narrated is not None:
+        return Reply(text=content.strip(), problem="narrated", tool=narrated,
+                     detail=f"tells of {narrated} instead of stating what the results say")
     if task and repeats(content, task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
@@ -112,6 +121,42 @@ def _without_quoted_results(content: str, results: list[str]) -> str:
     if not blocks or len(quoted) != len(blocks):
         return content
     return _RESPONSE_BLOCK.sub("", content).strip()
+
+
+def _name_words(name: str) -> list[str]:
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+def next_step_of(text: str, tool_names: Iterable[str]) -> bool:
+    """Whether a reply says it is about to do what one of the tools does ("I'll need to place a new order",
+    "I can proceed to update the address"): the verb that begins a tool's name, after an intent phrase."""
+    verbs = {words[0] for words in map(_name_words, tool_names) if words}
+    for match in _NEXT_STEP.finditer(text):
+        rest = text[match.end():match.end() + 80]
+        end = _SENTENCE_END.search(rest)
+        words = [w.lower() for w in re.findall(r"[A-Za-z]+", rest[:end.start()] if end else rest)][:6]
+        if verbs.intersection(words):
+            return True
+    return False
+
+
+def narrated_tool(text: str, tool_names: Iterable[str], tool_results: list[str], task: str) -> str | None:
+    """The tool a would-be answer tells of ("I called the `get_product` function…") when it states nothing
+    the results said: no number or id from a result that the task did not already hold."""
+    named = next((name for name in tool_names if _names_tool(text, name)), None)
+    if named is None:
+        return None
+    results = "\n".join(tool_results)
+    learned = [fact for fact in _FACT.findall(text) if fact in results and fact not in task]
+    return None if learned else named
+
+
+def _names_tool(text: str, name: str) -> bool:
+    # A name that is a plain word ("calculate") counts only when quoted or called a tool or function.
+    plain = re.fullmatch(r"[a-z]+", name) is not None
+    pattern = (rf"[`'\"]{re.escape(name)}[`'\"]|\b{re.escape(name)}\s+(?:tool|function)\b" if plain
+               else rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+    return re.search(pattern, text) is not None
 
 
 def announced_tool(text: str, tool_names: Iterable[str]) -> str | None:

@@ -40,14 +40,14 @@ class ObservedModel:
         return await self.model.prompt_budget(tools)
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None) -> ModelTurn:
+                       timeout_s: float | None, **forcing: Any) -> ModelTurn:
         hooks = self.hooks
         self.turns += 1
         turn_number = self.turns
         hooks.on_model_call_start(ModelCallStarted(hooks.run_id, turn_number, len(messages), len(tools)))
         begun = time.perf_counter()
         try:
-            turn = await self.model.complete(messages, tools, timeout_s)
+            turn = await self.model.complete(messages, tools, timeout_s, **forcing)
         except BaseException as exc:  # cancellation too: a span must end
             hooks.on_model_call_end(ModelCallEnded(hooks.run_id, turn_number, (time.perf_counter() - begun) * 1000,
                                                    error=_error_name(exc)))

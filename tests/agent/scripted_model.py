@@ -35,11 +35,13 @@ class ScriptedModel:
         ScriptedModel.made.append(self)
         self.seen: list[list[dict[str, Any]]] = []
         self.tools_seen: list[list[dict[str, Any]]] = []
+        self.tool_choices: list[str | None] = []  # the tool each call forced, if any
         self.started = asyncio.Event()
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None) -> ModelTurn:
+                       timeout_s: float | None, tool_choice: str | None = None) -> ModelTurn:
         self.started.set()
+        self.tool_choices.append(tool_choice)
         if len(self.seen) >= len(self.steps):
             raise AssertionError(f"unexpected model call #{len(self.seen) + 1}; last message: {messages[-1]}")
         step = self.steps[len(self.seen)]

@@ -382,10 +382,31 @@ async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_a
 
     model = ScriptedModel(ModelTurn(content=announced), nudged, answer("41."))
     assert (await run(model)).text == "41."
+    assert model.tool_choices == [None, "lookup", None]  # the turn after the announcement must call it
     question = "To look that up I will use lookup: which key do you mean?"
     model = ScriptedModel(ModelTurn(content=question), ModelTurn(content=question))
     result = await run(model)
     assert result.stop_reason == "done" and result.text == question
+
+
+async def test_an_announcement_naming_a_tool_after_a_vaguer_one_gets_that_tool_forced() -> None:
+    vague = "Now that I have the key, I can proceed to add the numbers."
+    named = "I'll call the `add` function with 41 and 1."
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(vague), answer(named),
+                          calls(("add", {"a": 41, "b": 1})), answer(named), answer(named))
+    result = await run(model)
+    assert model.tool_choices == [None, None, None, "add", None, "add"]  # forced again after a usable reply
+    assert "says what comes next" in model.seen[2][-1]["content"]
+    assert result.text == named and [s.tool for s in result.steps] == ["lookup", "add"]
+
+
+async def test_an_answer_that_tells_of_the_calls_instead_of_their_results_is_corrected_once() -> None:
+    told = "I called the lookup function with the key x, and it returned the number."
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(told), answer("x is 41."))
+    result = await run(model)
+    assert result.text == "x is 41." and "tells of the tool calls" in model.seen[2][-1]["content"]
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(told), answer(told))
+    assert (await run(model)).text == told
 
 
 async def test_a_reply_that_repeats_the_task_is_corrected_once_then_taken_as_it_is() -> None:

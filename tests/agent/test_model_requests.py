@@ -43,6 +43,13 @@ async def test_every_turn_is_capped_by_default_and_the_cap_is_settable(monkeypat
     assert [body["max_tokens"] for body in server.requests] == [DEFAULT_MAX_TOKENS, 50, 300]
 
 
+def test_a_forced_tool_is_sent_as_a_named_tool_choice() -> None:
+    tools = [{"name": "get_user", "inputSchema": {"type": "object"}}]
+    assert model_at("http://127.0.0.1:9/v1")._request(ASK, tools, "get_user")["tool_choice"] == {
+        "type": "function", "function": {"name": "get_user"}}
+    assert "tool_choice" not in model_at("http://127.0.0.1:9/v1")._request(ASK, tools)
+
+
 def test_openai_itself_gets_max_completion_tokens() -> None:
     request = model_at("https://api.openai.com/v1")._request(ASK, [])
     assert request["max_completion_tokens"] == DEFAULT_MAX_TOKENS and "max_tokens" not in request

@@ -102,3 +102,38 @@ def test_a_call_copied_from_a_corrections_example_is_not_run() -> None:
     assert "placeholder" in reply.detail
     real = read_reply(ModelTurn(content='{"name": "get_user", "arguments": {"user_id": "u_1…"}}'), NAMES)
     assert [c.name for c in real.calls] == ["get_user"]
+
+
+REPLY_NAMES = NAMES + ["place_order", "cancel_order", "calculate"]
+
+
+@pytest.mark.parametrize("text, next_step", [
+    ("To continue, I'll need to place a new order for the stove.", True),
+    ("Now that I have your id, I can proceed to update your address.", True),
+    ("I can't cancel a shipped order.", False),
+    ("I cannot cancel it, it has shipped.", False),
+    ("I can help you with orders, including placing and cancelling them.", False),
+    ("Let me know if you need anything else.", False),
+    ("You need to cancel it within 30 days.", False),
+    ("I'll be happy to help with anything else.", False),
+])
+def test_a_reply_that_says_it_is_about_to_do_what_a_tool_does_is_an_announced_call(text: str, next_step: bool) -> None:
+    reply = read_reply(ModelTurn(content=text), REPLY_NAMES)
+    assert (reply.problem == "announced_call") is next_step
+
+
+RESULTS = ['{"id": "p_tent", "price": 189.0}', '{"id": "p_stove", "price": 45.0}']
+ASKED = "What do p_tent and p_stove cost?"
+
+
+@pytest.mark.parametrize("text, narrated", [
+    ('To find the prices of p_tent and p_stove, I called the "get_user" function twice. The responses gave the '
+     'prices.', "get_user"),
+    ("I called get_user: p_tent costs 189.0.", None),
+    ("The tent costs $189 and the stove $45.", None),
+    ("Use the `calculate` tool for sums.", "calculate"),
+    ("No need to calculate: it is 234 in all.", None),
+])
+def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: str, narrated: str | None) -> None:
+    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RESULTS, ASKED)
+    assert reply.tool == narrated and (reply.problem == "narrated") is (narrated is not None)

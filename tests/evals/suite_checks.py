@@ -23,7 +23,7 @@ async def evaluate(suite: Suite, script: str, **options: Any) -> tuple[dict[str,
 CORRECTION_OPENINGS = ("Your last reply looks like a tool call but could not be used",
                        "Your last reply contains a tool result that you wrote yourself",
                        "Your last reply speaks of calling",
-                       "Your last reply says a call follows")
+                       "Your last reply says what comes next")
 
 
 def corrections_sent(server: ScriptedOpenAIServer) -> set[str]:
