@@ -210,8 +210,9 @@ class AgentLoop:
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
+            last = state.messages[-1]
             reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"],
-                               params.task)
+                               params.task, last["content"] if last.get("role") == "tool" else None)
             if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state):
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:
@@ -275,7 +276,8 @@ class AgentLoop:
             state.force_tool = reply.tool
             state.forced.add(reply.tool)
         max_tokens = params.model.max_tokens if params.model else None
-        state.messages.append({"role": "assistant", "content": reply.text or ""})
+        if reply.problem != "gave_up":
+            state.messages.append({"role": "assistant", "content": reply.text or ""})
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
                                                                      specs, max_tokens, reply.tool)})
         self._report(f"model reply not usable ({reply.problem}): asked again")

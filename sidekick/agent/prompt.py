@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Any
 
 from sidekick.agent.wire import RunParams
@@ -20,6 +21,7 @@ BASE_INSTRUCTIONS = (
 NO_TOOLS_INSTRUCTIONS = "You are a careful assistant. Answer plainly and concisely."
 CALCULATE_HINT = "Use the calculate tool for arithmetic instead of computing in your head."
 MAX_CONTEXT_CHARS = 8_000
+TYPO_SIMILARITY = 0.8  # a missing tool this close to an offered one is a typo of it ("get_usr")
 PLACEHOLDER = "…"  # an argument value in the example call of a correction
 REPEATED_CALL_NOTE = ("(You already made this exact call, and this is its result again; it was not run twice. "
                       "Use the result, or make a different call.)")
@@ -62,6 +64,18 @@ def system_prompt(params: RunParams, tool_names: list[str]) -> str:
     return "\n\n".join(parts)
 
 
+def name_words(name: str) -> list[str]:
+    """The words of a tool name: `find_user_by_email` and `findUserByEmail` give find, user, by, email."""
+    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
+
+
+def related_tools(wanted: str, names: list[str]) -> list[str]:
+    """Offered tools whose names share a word with `wanted` beyond its first (usually a verb): for
+    `find_order`, the tools about orders."""
+    topic = {w for w in name_words(wanted)[1:] if len(w) > 2}
+    return [name for name in names if topic.intersection(name_words(name)[1:])]
+
+
 def _example_call(specs: list[dict[str, Any]], name: str | None = None) -> str:
     """A call of the named tool (else the run's first) with its required arguments as placeholders."""
     if not specs:
@@ -80,8 +94,16 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     name closest to it).
     """
     names = [s["name"] for s in specs]
-    near = difflib.get_close_matches(tool, names, n=1, cutoff=0.5) if tool and tool not in names else []
-    if problem == "malformed_call" and tool and tool not in names and not near:
+    missing = tool is not None and tool not in names
+    near = difflib.get_close_matches(tool, names, n=1, cutoff=TYPO_SIMILARITY) if missing else []
+    related = related_tools(tool, names) if missing and not near else []
+    if problem == "malformed_call" and missing and not near and related:
+        example = _example_call(specs, related[0])
+        return (f"Your last reply looks like a tool call but could not be used: {detail}. Tools with similar names: "
+                f"{', '.join(related)}; pick the one that does what you need. To call a tool, reply with only the "
+                f"call, for example {example}, one per call, with real values. If you need no tool, answer in plain "
+                "words without any JSON.")
+    if problem == "malformed_call" and missing and not near:
         # No example call here: shown one after naming a tool it does not have, the 1.5B ran the example
         # with made-up values (both times in a full shop run) where the task needed no tool at all.
         return (f"Your last reply looks like a tool call but could not be used: {detail}. No tool of this run "
@@ -104,6 +126,8 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
         return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "
                 "their results: answer the task itself now, stating the actual values from the results above "
                 "(names, numbers, ids, statuses). If the task still needs a tool call, reply with only that call.")
+    if problem == "gave_up":  # sent in place of the refusal: shown its own refusal, the 1.5B said it again
+        return "The tool calls above succeeded. Answer the task now from their results, or make the next call it needs."
     if problem == "echoed_task":
         return ("Your last reply only repeated the task; it is not an answer. Read the tool results above and "
                 f"answer the task from them in your own words, or call the next tool you need. {how}")

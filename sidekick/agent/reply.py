@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import Iterable, Literal, Optional
 
 from sidekick.agent.chat import ModelTurn, ToolCall
-from sidekick.agent.prompt import PLACEHOLDER
+from sidekick.agent.prompt import PLACEHOLDER, name_words
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
-                       "echoed_task", "narrated"]
+                       "echoed_task", "narrated", "gave_up"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
-SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated"}
+SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated", "gave_up"}
+MAX_REFUSAL_CHARS = 200
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
@@ -30,6 +31,8 @@ _NEXT_STEP = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm go
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
                            r"(?:let's|let me|I will|I'll) (?:try|call it|make the call) again)\b", re.IGNORECASE)
+_REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e|unfortunately)\b.*?"
+                      r"\b(?:can'?t|cannot|can not|unable|not able)\b", re.IGNORECASE | re.DOTALL)
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
 _FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Za-z]+[_-][\w-]+\b")
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
@@ -49,12 +52,14 @@ class Reply:
 
 
 def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterable[str] = (),
-               task: str = "") -> Reply:
+               task: str = "", last_result: str | None = None) -> Reply:
     """Calls first (native, else written in the text), then an answer; anything else is a problem.
 
     `tool_results` are the results the run has shown the model: a tool-response block that only quotes
     one of them is the model repeating what it read, not an invented result, and is left out. A reply that
     only repeats `task` (small models echo the question back after a tool result) is no answer.
+    `last_result` is the tool result the reply directly follows, if it does: a bare refusal right after a
+    call that worked (small models do that) is no answer either.
     """
     content = turn.content or ""
     if turn.tool_calls:
@@ -90,6 +95,9 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     if narrated is not None:
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
+    if last_result is not None and not last_result.startswith("Error") and len(content) <= MAX_REFUSAL_CHARS \
+            and _REFUSAL.search(content):
+        return Reply(text=content.strip(), problem="gave_up", detail="refused although the calls before it succeeded")
     if task and repeats(content, task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
@@ -123,14 +131,10 @@ def _without_quoted_results(content: str, results: list[str]) -> str:
     return _RESPONSE_BLOCK.sub("", content).strip()
 
 
-def _name_words(name: str) -> list[str]:
-    return [w.lower() for w in re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", name)]
-
-
 def next_step_of(text: str, tool_names: Iterable[str]) -> bool:
     """Whether a reply says it is about to do what one of the tools does ("I'll need to place a new order",
     "I can proceed to update the address"): the verb that begins a tool's name, after an intent phrase."""
-    verbs = {words[0] for words in map(_name_words, tool_names) if words}
+    verbs = {words[0] for words in map(name_words, tool_names) if words}
     for match in _NEXT_STEP.finditer(text):
         rest = text[match.end():match.end() + 80]
         end = _SENTENCE_END.search(rest)

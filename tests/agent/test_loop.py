@@ -316,6 +316,20 @@ async def test_a_call_to_a_tool_unlike_any_offered_is_pointed_at_a_plain_answer_
     assert result.stop_reason == "done" and result.text == "Gracias." and result.steps == []
 
 
+async def test_a_call_to_a_missing_tool_named_like_offered_ones_lists_them_without_a_guess() -> None:
+    def corrected(messages: list[dict[str, Any]]) -> ModelTurn:
+        note = messages[-1]["content"]
+        assert "no tool named 'find_key'" in note and "Tools with similar names: lookup_key, set_key;" in note
+        assert "Did you mean" not in note and '{"name": "lookup_key"' in note
+        return answer("done")
+
+    registry = ToolRegistry()
+    for name in ("lookup_key", "set_key", "add"):
+        registry.add(type(name, (Add,), {"name": name})())
+    reply = '{"name": "find_key", "arguments": {"key": "x"}}'
+    await run(ScriptedModel(ModelTurn(content=reply), corrected), Toolbox(registry, registry.names()))
+
+
 @pytest.mark.parametrize("reply, kind", [
     (CALL_LIKE, "malformed_call"),
     ('<tool_response>{"value": 41}</tool_response>\nThe value is 41.', "invented_tool_result"),
@@ -522,3 +536,14 @@ async def test_a_failed_call_with_a_made_up_id_is_told_the_value_appears_nowhere
     assert free_text == "Error: no such user"  # no id among its arguments
     assert seen_in_task == "Error: no such user"  # u_8 is in the task: a wrong id, not a made-up one
     assert found == '{"email": "a@b.c"}' and result.text == "a@b.c"
+
+
+async def test_a_refusal_after_a_call_that_worked_is_replaced_by_a_nudge_once() -> None:
+    refusal = "I'm sorry, but I can't assist with that."
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(refusal), answer("x is 41."))
+    result = await run(model)
+    assert result.text == "x is 41."
+    assert [m["role"] for m in model.seen[2][-3:]] == ["assistant", "tool", "user"]  # the refusal left out
+    assert "succeeded" in model.seen[2][-1]["content"]
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(refusal), answer(refusal))
+    assert (await run(model)).text == refusal

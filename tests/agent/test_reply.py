@@ -137,3 +137,17 @@ ASKED = "What do p_tent and p_stove cost?"
 def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: str, narrated: str | None) -> None:
     reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RESULTS, ASKED)
     assert reply.tool == narrated and (reply.problem == "narrated") is (narrated is not None)
+
+
+@pytest.mark.parametrize("text, last_result, gave_up", [
+    ("I'm sorry, but I can't assist with that.", '{"status": "pending"}', True),
+    ("Sorry, I cannot help with that.", "41", True),
+    ("I'm sorry, but I can't assist with that.", "Error: no order with id 'o_1'", False),  # the error says why
+    ("I'm sorry, but I can't assist with that.", None, False),  # no tool ran: a refusal may be right
+    ("I'm sorry, your order has shipped, so I can't cancel it.", '{"status": "shipped"}', True),
+    ("Your order has shipped, so it cannot be cancelled.", '{"status": "shipped"}', False),
+])
+def test_a_bare_refusal_right_after_a_call_that_worked_gave_up(text: str, last_result: str | None,
+                                                                gave_up: bool) -> None:
+    reply = read_reply(ModelTurn(content=text), NAMES, [last_result or ""], last_result=last_result)
+    assert (reply.problem == "gave_up") is gave_up
