@@ -54,6 +54,7 @@ class RunState:
     just_corrected: bool = False  # the previous model turn was sent back with a correction
     force_tool: str | None = None  # the tool the next model turn is to call (tool_choice)
     forced: set[str] = field(default_factory=set)  # tools forced since the last usable reply
+    correction_size: int = 0  # messages the latest correction added
     call_ids: set[str] = field(default_factory=set)
     succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
     failed: dict[str, str] = field(default_factory=dict)  # call key → its last error, for repeated failures
@@ -224,7 +225,11 @@ class AgentLoop:
             state.forced.clear()
             reply.calls = _distinct_calls(reply.calls)
             self._give_unique_ids(reply.calls, state)
-            state.messages.append(_assistant_message(turn, reply.calls, reply.text))
+            # The prose around calls written as text stays out of the transcript: shown its own "Here's the
+            # call:" with the call cut out, the 1.5B wrote that hole again instead of a call; shown only the
+            # calls, it went on with calls.
+            spoken = None if reply.path == "text" else reply.text
+            state.messages.append(_assistant_message(turn, reply.calls, spoken))
             if reply.text:
                 state.last_text = reply.text
             if not reply.calls:
@@ -271,15 +276,19 @@ class AgentLoop:
         if state.just_corrected and not forced:
             raise UnusableReply(f"{UNUSABLE_REPLY[reply.problem or 'no_answer']}: {reply.detail}.",
                                 kind=reply.problem or "no_answer")
+        if state.just_corrected:  # a chain keeps its latest reply only: shown them all, the model repeats them
+            del state.messages[-state.correction_size:]
         state.just_corrected = True
         if forced:
             state.force_tool = reply.tool
             state.forced.add(reply.tool)
         max_tokens = params.model.max_tokens if params.model else None
+        size = len(state.messages)
         if reply.problem != "gave_up":
             state.messages.append({"role": "assistant", "content": reply.text or ""})
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
                                                                      specs, max_tokens, reply.tool)})
+        state.correction_size = len(state.messages) - size
         self._report(f"model reply not usable ({reply.problem}): asked again")
 
     @staticmethod

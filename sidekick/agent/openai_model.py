@@ -1,8 +1,11 @@
 """The one adapter over the `openai` AsyncOpenAI client, and the only place its exceptions are known.
 
 `openai` is imported lazily (it costs ~0.5 s and ~50 MB), and clients are shared per endpoint so that
-many concurrent runs reuse one connection pool. Retries are ours, not the client's: the client would
-retry a generation that timed out (paying for it twice) and sleeps past the run's deadline.
+concurrent runs reuse their connections. An endpoint has a few clients (lanes) once many requests are in
+flight: the HTTP pool under the client checks each of its connections (a socket probe for every idle one)
+on every request and every response, so one pool of 500 connections costs each request 500 checks.
+Retries are ours, not the client's: the client would retry a generation that timed out (paying for it
+twice) and sleeps past the run's deadline.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from sidekick.agent.tokens import message_tokens, tools_tokens
 from sidekick.agent.wire import Usage
 from sidekick.errors import ContextOverflowError, ModelError
 
-MAX_CLIENTS = 16
+MAX_ENDPOINTS = 16  # endpoints (base URL and key) with clients kept open, the least recently used closed first
+LANE_REQUESTS = 16  # requests in flight on one client before the endpoint's next client takes new ones
+MAX_LANES = 64  # clients per endpoint; past LANE_REQUESTS × MAX_LANES requests the least busy one takes more
 RETRIED_KINDS = {"connection", "rate_limit", "server"}  # never "timeout": the model may still be generating
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 8.0
@@ -33,36 +38,60 @@ DEADLINE_GRACE_S = 0.25  # the run's own deadline fires first, so a run out of t
 MAX_COMPLETION_TOKENS_HOSTS = {"api.openai.com"}  # its reasoning models refuse `max_tokens`
 MAX_TURN_CHARS = 2_000_000  # text and tool calls of one turn (~500k tokens, past any model's output limit)
 CALL_CHARS = 256  # what one more tool call costs against MAX_TURN_CHARS, so countless empty calls cannot pile up
-_clients: dict[tuple[Any, ...], Any] = {}
+_clients: dict[tuple[Any, ...], list[_Lane]] = {}
 _closing: set[asyncio.Future[Any]] = set()
 log = logging.getLogger("sidekick.model")
 
 
-def _client(settings: ResolvedModelSettings) -> Any:
-    # A client's connection pool belongs to the event loop it was made on, hence the loop in the key.
-    key = (id(asyncio.get_running_loop()), settings.base_url, settings.api_key)
-    client = _clients.pop(key, None)
-    if client is None:
+class _Lane:
+    """One client of an endpoint and the requests in flight on it."""
+
+    __slots__ = ("client", "busy")
+
+    def __init__(self, settings: ResolvedModelSettings) -> None:
         from openai import AsyncOpenAI
 
-        client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0,
-                             http_client=response_cap.http_client())
-        # The limit counts this loop's clients only: another loop's cannot be closed from here (that loop
+        self.client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0,
+                                  http_client=response_cap.http_client())
+        self.busy = 0
+
+
+def _lane(settings: ResolvedModelSettings) -> _Lane:
+    """The lane for the endpoint's next request: the first with room, else a new one, else the least busy."""
+    # A client's connection pool belongs to the event loop it was made on, hence the loop in the key.
+    key = (id(asyncio.get_running_loop()), settings.base_url, settings.api_key)
+    lanes = _clients.pop(key, None)
+    if lanes is None:
+        lanes = [_Lane(settings)]
+        # The limit counts this loop's endpoints only: another loop's cannot be closed from here (that loop
         # has ended, in tests), and dropping them would only turn their open sockets into ResourceWarnings.
         mine = [k for k in _clients if k[0] == key[0]]
-        if len(mine) >= MAX_CLIENTS:
-            closing = asyncio.ensure_future(_clients.pop(mine[0]).close())  # the least recently used
-            _closing.add(closing)
-            closing.add_done_callback(_closing.discard)
-    _clients[key] = client
-    return client
+        if len(mine) >= MAX_ENDPOINTS:
+            for lane in _clients.pop(mine[0]):  # the least recently used
+                closing = asyncio.ensure_future(lane.client.close())
+                _closing.add(closing)
+                closing.add_done_callback(_closing.discard)
+    _clients[key] = lanes
+    for lane in lanes:
+        if lane.busy < LANE_REQUESTS:
+            return lane
+    if len(lanes) < MAX_LANES:
+        lanes.append(_Lane(settings))
+        return lanes[-1]
+    return min(lanes, key=lambda lane: lane.busy)
+
+
+def _client(settings: ResolvedModelSettings) -> Any:
+    """The endpoint's client for a request that is not counted in flight (the context-window probe)."""
+    return _lane(settings).client
 
 
 async def close_clients() -> None:
     """Close the pooled clients of the running event loop (a clean shutdown; tests)."""
     loop_id = id(asyncio.get_running_loop())
     for key in [k for k in _clients if k[0] == loop_id]:
-        await _clients.pop(key).close()
+        for lane in _clients.pop(key):
+            await lane.client.close()
 
 
 def _redact(text: str, settings: ResolvedModelSettings) -> str:
@@ -130,11 +159,12 @@ def map_openai_error(exc: Exception, settings: ResolvedModelSettings) -> ModelEr
 
 
 def _usage(raw: Any) -> Usage | None:
+    """The usage of a completion (its JSON object) or of a stream's chunk (the client's model of it)."""
     if raw is None:
         return None
-    return Usage(prompt_tokens=getattr(raw, "prompt_tokens", 0) or 0,
-                 completion_tokens=getattr(raw, "completion_tokens", 0) or 0,
-                 total_tokens=getattr(raw, "total_tokens", 0) or 0)
+    get = raw.get if isinstance(raw, dict) else lambda name: getattr(raw, name, 0)
+    return Usage(prompt_tokens=get("prompt_tokens") or 0, completion_tokens=get("completion_tokens") or 0,
+                 total_tokens=get("total_tokens") or 0)
 
 
 class OpenAIChatModel:
@@ -211,24 +241,28 @@ class OpenAIChatModel:
         bound = self.settings.request_timeout_s
         if deadline is not None:
             bound = max(0.001, min(bound, deadline - time.monotonic() + DEADLINE_GRACE_S))
-        client = _client(self.settings)  # outside the bound: the first one imports `openai` (seconds, cold)
+        lane = _lane(self.settings)  # outside the bound: the first one imports `openai` (seconds, cold)
+        lane.busy += 1
         try:
             # The whole request, reading the stream included: the client's own timeout bounds only the wait
             # between two reads, which a model generating slowly never exceeds.
-            return await asyncio.wait_for(self._send(client, request, bound), bound)
+            return await asyncio.wait_for(self._send(lane.client, request, bound), bound)
         except asyncio.TimeoutError:
             raise ModelError(f"The model at {self.settings.base_url} (model {self.settings.model}) did not "
                              f"answer within {bound:.1f} s", kind="timeout") from None
+        finally:
+            lane.busy -= 1
 
     async def _send(self, client: Any, request: dict[str, Any], timeout: float) -> ModelTurn:
         try:
             # The low-level `post` skips the client's recursive TypedDict transform of the body, which costs
-            # ~2 ms of CPU per call on a long transcript; errors and parsing stay the client's.
+            # ~2 ms of CPU per call on a long transcript, and `cast_to=object` its construction of a
+            # ChatCompletion model from the answer's JSON, which _turn reads as it is; errors stay the client's.
             from openai import AsyncStream
-            from openai.types.chat import ChatCompletion, ChatCompletionChunk
+            from openai.types.chat import ChatCompletionChunk
 
             response = await client.post(
-                "/chat/completions", body=request, cast_to=ChatCompletion, options={"timeout": timeout},
+                "/chat/completions", body=request, cast_to=object, options={"timeout": timeout},
                 stream=bool(request.get("stream")), stream_cls=AsyncStream[ChatCompletionChunk])
             if self.settings.stream:
                 return await self._collect_stream(response)
@@ -243,18 +277,28 @@ class OpenAIChatModel:
                           retryable=retryable)
 
     def _turn(self, response: Any) -> ModelTurn:
-        # The client does not validate responses: a 200 of the wrong shape must be a clear error here,
-        # not an AttributeError deep in the loop.
+        """The turn in a completion's JSON, read as leniently as the client's own models read it (an absent field
+        is None; a tool call without a function is skipped). A 200 of the wrong shape must be a clear error
+        here, not an AttributeError deep in the loop."""
+        if isinstance(response, str):  # the client's text of an answer that was not labelled JSON
+            try:
+                response = json.loads(response)
+            except (ValueError, RecursionError):
+                pass
         try:
-            choices = response.choices
+            choices = response.get("choices")
             if not isinstance(choices, list) or not choices:
                 raise self._bad_response("answered with no choices")
-            message = choices[0].message
-            content = message.content
-            calls = [ToolCall(id=c.id or "", name=c.function.name or "", arguments=c.function.arguments)
-                     for c in message.tool_calls or [] if getattr(c, "function", None)]
-            turn = ModelTurn(content=content, tool_calls=calls, usage=_usage(response.usage),
-                             finish_reason=choices[0].finish_reason)
+            message = choices[0].get("message")
+            calls = []
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") if isinstance(call, dict) else None
+                if not function and not isinstance(function, dict):
+                    continue
+                calls.append(ToolCall(id=call.get("id") or "", name=function.get("name") or "",
+                                      arguments=function.get("arguments")))
+            turn = ModelTurn(content=message.get("content"), tool_calls=calls, usage=_usage(response.get("usage")),
+                             finish_reason=choices[0].get("finish_reason"))
         except (AttributeError, TypeError, KeyError, IndexError) as exc:
             log.debug("malformed completion: %r", exc)
             raise self._bad_response("sent a completion that is not a chat completion (wrong shape)") from None

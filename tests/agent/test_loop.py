@@ -156,7 +156,7 @@ async def test_tool_call_written_as_text_is_understood() -> None:
     result = await run(model)
     assert result.steps[0].tool == "lookup" and tool_results(model.seen[1]) == ["41"]
     assistant = model.seen[1][-2]
-    assert assistant["content"] == "Let me look." and assistant["tool_calls"][0]["function"]["name"] == "lookup"
+    assert assistant["content"] is None and assistant["tool_calls"][0]["function"]["name"] == "lookup"  # no prose
 
 
 async def test_bare_json_answer_naming_no_tool_stays_an_answer() -> None:
@@ -411,6 +411,8 @@ async def test_an_announcement_naming_a_tool_after_a_vaguer_one_gets_that_tool_f
     result = await run(model)
     assert model.tool_choices == [None, None, None, "add", None, "add"]  # forced again after a usable reply
     assert "says what comes next" in model.seen[2][-1]["content"]
+    assert [m["content"] for m in model.seen[3][-3:-1]] == ["41", named]  # the vaguer reply and its note left out
+    assert "speaks of calling add" in model.seen[3][-1]["content"]
     assert result.text == named and [s.tool for s in result.steps] == ["lookup", "add"]
 
 
