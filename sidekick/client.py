@@ -27,7 +27,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 from sidekick.dispatch import Method, RequestContext
 from sidekick.errors import ConnectionClosedError, MethodNotFound, RpcError
 from sidekick.session import Session
-from sidekick.transport import encode_message, loads_strict
+from sidekick.codec import encode_message, loads_strict
 
 HostToolHandler = Callable[[str, dict[str, Any], dict[str, Any]], Awaitable[dict[str, Any]]]
 ProgressHandler = Callable[[float, str], None]

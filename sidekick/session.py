@@ -28,7 +28,7 @@ from sidekick.errors import (
     to_rpc_error,
 )
 from sidekick.mcp_era import shutdown_error
-from sidekick.transport import loads_strict
+from sidekick.codec import loads_strict
 
 log = logging.getLogger("sidekick.session")
 

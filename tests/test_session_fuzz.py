@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 
 from sidekick.dispatch import Method, RequestContext
 from sidekick.session import Session
-from sidekick.transport import LineFramer, encode_message
+from sidekick.codec import encode_message
+from sidekick.transport import LineFramer
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),

@@ -8,7 +8,8 @@ from typing import Iterator
 import pytest
 from hypothesis import given, strategies as st
 
-from sidekick.transport import LineFramer, StdioTransport, encode_message, loads_strict
+from sidekick.codec import encode_message, loads_strict
+from sidekick.transport import LineFramer, StdioTransport
 
 
 def framer(limit: int = 64) -> tuple[LineFramer, list[bytes], list[tuple[int, int]]]:

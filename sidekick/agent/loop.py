@@ -18,7 +18,7 @@ from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
 from sidekick.errors import ContextOverflowError, ModelError, RpcError
 from sidekick.tools.base import ToolOutput
-from sidekick.transport import loads_strict
+from sidekick.codec import loads_strict
 
 log = logging.getLogger("sidekick.agent")
 

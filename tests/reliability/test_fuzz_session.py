@@ -20,7 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from sidekick.dispatch import Method, RequestContext
 from sidekick.session import Session
-from sidekick.transport import LineFramer, encode_message
+from sidekick.codec import encode_message
+from sidekick.transport import LineFramer
 
 MAX_LINE = 512
 
