@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 if TYPE_CHECKING:
-    from sidekick.agent.wire import RunParams, RunResult, Usage
+    from sidekick.run_protocol import RunParams, RunResult, Usage
 
 log = logging.getLogger("sidekick.hooks")
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, NamedTuple, Optional, Union
 
 from pydantic import BaseModel, Field
 
-from sidekick.agent.wire import RunParams, RunResult
+from sidekick.run_protocol import RunParams, RunResult
 from sidekick.protocol import (
     CallToolParams,
     CallToolResult,

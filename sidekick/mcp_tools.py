@@ -67,7 +67,7 @@ def run_task_hints(registry: ToolRegistry) -> dict[str, bool]:
 @functools.cache
 def run_task_output_schema() -> dict[str, Any]:
     """RunResult without `messages` (the transcript is for `sidekick/run` callers who continue it)."""
-    from sidekick.agent.wire import RunResult
+    from sidekick.run_protocol import RunResult
 
     schema = RunResult.model_json_schema(by_alias=True, mode="serialization")
     schema["properties"].pop("messages", None)
@@ -77,7 +77,7 @@ def run_task_output_schema() -> dict[str, Any]:
 
 @functools.cache
 def run_task_input_schema() -> dict[str, Any]:
-    from sidekick.agent.wire import RunTaskArgs
+    from sidekick.run_protocol import RunTaskArgs
 
     return RunTaskArgs.model_json_schema(by_alias=True)
 
@@ -164,7 +164,7 @@ def tool_argument_problem(tool: Tool, arguments: Any) -> str | None:
 
 
 def run_task_argument_problem(arguments: Any) -> str | None:
-    from sidekick.agent.wire import RunTaskArgs
+    from sidekick.run_protocol import RunTaskArgs
 
     return argument_problem(RUN_TASK, RunTaskArgs, run_task_input_schema(), arguments)
 

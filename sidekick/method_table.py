@@ -12,7 +12,7 @@ from typing import NamedTuple
 from pydantic import BaseModel
 
 from sidekick import protocol as p
-from sidekick.agent import wire as run
+from sidekick import run_protocol as run
 
 
 class WireMethod(NamedTuple):

@@ -23,7 +23,7 @@ from sidekick.protocol import (
     ListToolsParams,
     SetLevelParams,
 )
-from sidekick.agent.wire import RunParams, RunResult
+from sidekick.run_protocol import RunParams, RunResult
 from sidekick.dispatch import Method, RequestContext
 from sidekick.errors import InvalidParams, MethodNotFound, RpcError
 from sidekick.mcp_era import (
@@ -241,7 +241,7 @@ def prepare_run(state: ServerState, params: RunParams, call_host: Any = None,
 async def call_run_task(state: ServerState, ctx: RequestContext, arguments: Any, era: Envelope | None) -> Any:
     """The MCP face of the loop: a tool error for bad arguments or a run that cannot start, a task where the
     client asked for one (2025-11-25) or takes one (the tasks extension), the answer otherwise."""
-    from sidekick.agent.wire import RunTaskArgs
+    from sidekick.run_protocol import RunTaskArgs
     from sidekick.mcp_tools import run_task_argument_problem
     from sidekick.usage import tracing_meta
 

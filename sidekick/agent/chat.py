@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sidekick.agent.wire import MIN_CONTEXT_TOKENS, ModelSettings, Usage
+from sidekick.run_protocol import MIN_CONTEXT_TOKENS, ModelSettings, Usage
 from sidekick.config import url_problem
 from sidekick.errors import ConfigurationError
 from sidekick.redact import remember_secret

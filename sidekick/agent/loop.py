@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
-from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
+from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, guessed_value_note, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
 from sidekick.agent.toolbox import Toolbox

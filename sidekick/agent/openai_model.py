@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from sidekick.agent import context, response_cap
 from sidekick.agent.chat import ModelTurn, ResolvedModelSettings, ToolCall
 from sidekick.agent.tokens import message_tokens, tools_tokens
-from sidekick.agent.wire import Usage
+from sidekick.run_protocol import Usage
 from sidekick.errors import ContextOverflowError, ModelError
 
 MAX_ENDPOINTS = 16  # endpoints (base URL and key) with clients kept open, the least recently used closed first

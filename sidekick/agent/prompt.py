@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 
 BASE_INSTRUCTIONS = (
     "You are a careful assistant with tools. Work step by step: call a tool when it helps, read its result, "

@@ -13,7 +13,7 @@ import json
 import sys
 from typing import TextIO
 
-from sidekick.agent.wire import DEFAULT_MAX_STEPS, DEFAULT_TRANSCRIPT_BUDGET_CHARS
+from sidekick.run_protocol import DEFAULT_MAX_STEPS, DEFAULT_TRANSCRIPT_BUDGET_CHARS
 from sidekick.commands import EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED, EXIT_STOPPED, EXIT_USAGE, fail
 from sidekick.commands.live import LiveView
 
@@ -136,7 +136,7 @@ def tool_names(given: str | None, available: list[str]) -> list[str] | None:
 def main(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from sidekick.agent.wire import ModelSettings, RunParams
+    from sidekick.run_protocol import ModelSettings, RunParams
     from sidekick.config import base_url_problem
     from sidekick.errors import ConfigurationError, InvalidParams, describe_validation_error
     from sidekick.runs import build_run

@@ -66,7 +66,7 @@ def _endpoint(args: argparse.Namespace, suite: Any) -> Iterator[tuple[str, str, 
             yield server.base_url, f"scripted-{args.model_script}", "not-needed"
         return
     from sidekick.agent.chat import resolve_settings
-    from sidekick.agent.wire import ModelSettings
+    from sidekick.run_protocol import ModelSettings
     from sidekick.config import base_url_problem
     from sidekick.errors import ConfigurationError
 

@@ -25,7 +25,7 @@ from sidekick.errors import ConfigurationError, InvalidParams
 if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel
     from sidekick.agent.toolbox import Toolbox
-    from sidekick.agent.wire import RunParams, RunResult
+    from sidekick.run_protocol import RunParams, RunResult
     from sidekick.hooks import HookSet
 
 GROUP = "sidekick.frameworks"

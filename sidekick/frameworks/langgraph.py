@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
+from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.errors import ConfigurationError
 from sidekick.frameworks.results import close_open_calls, run_error, stopped_text
 from sidekick.hooks import ModelCallEnded, ModelCallStarted
@@ -89,7 +89,7 @@ def _model_call_hooks(hooks: HookSet, progress: _Progress, settings: ResolvedMod
             hooks.on_model_call_start(ModelCallStarted(hooks.run_id, progress.turns, len(messages[0]), len(tools)))
 
         async def on_llm_end(self, response: Any, *, run_id: Any, **kw: Any) -> None:
-            from sidekick.agent.wire import Usage
+            from sidekick.run_protocol import Usage
 
             turn, begun = self.started.pop(run_id, (progress.turns, time.perf_counter()))
             message = getattr(response.generations[0][0], "message", None)

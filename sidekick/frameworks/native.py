@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel
     from sidekick.agent.toolbox import Toolbox
-    from sidekick.agent.wire import RunParams, RunResult
+    from sidekick.run_protocol import RunParams, RunResult
     from sidekick.hooks import HookSet
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sidekick.agent.wire import RunError, StopReason
+from sidekick.run_protocol import RunError, StopReason
 from sidekick.errors import RpcError
 
 log = logging.getLogger("sidekick.frameworks")

@@ -16,7 +16,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from sidekick.agent.wire import RunError, RunParams, RunResult, Step, StopReason, Usage
+from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.frameworks.results import close_open_calls, run_error, stopped_text
 
 if TYPE_CHECKING:

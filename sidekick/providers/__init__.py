@@ -19,7 +19,7 @@ from sidekick.errors import ConfigurationError, InvalidParams
 
 if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel
-    from sidekick.agent.wire import ModelSettings
+    from sidekick.run_protocol import ModelSettings
 
 GROUP = "sidekick.model_providers"
 DEFAULT_PROVIDER = "openai"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel
-    from sidekick.agent.wire import ModelSettings
+    from sidekick.run_protocol import ModelSettings
 
 
 class OpenAICompatibleProvider:

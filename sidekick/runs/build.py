@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from pydantic import ValidationError
 
 from sidekick.agent.toolbox import HostCaller, Toolbox
-from sidekick.agent.wire import RunParams, RunResult, Step, StopReason, Usage
+from sidekick.run_protocol import RunParams, RunResult, Step, StopReason, Usage
 from sidekick.errors import ConfigurationError, InvalidParams, describe_validation_error
 from sidekick.frameworks import BUILTIN_FRAMEWORKS, Framework, default_framework, get_framework
 from sidekick.frameworks.results import run_error, stopped_text

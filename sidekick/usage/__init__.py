@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sidekick.agent.wire import RunParams
+    from sidekick.run_protocol import RunParams
     from sidekick.tools.base import ToolRegistry
     from sidekick.usage.recorder import UsageWriter
     from sidekick.usage.store import Retention

@@ -20,7 +20,7 @@ from sidekick.hooks import ModelCallEnded, RunEnded, RunHooks, RunStarted, ToolC
 from sidekick.usage.store import Retention, RunRow, StoreBusy, StoreUnavailable, ToolRow, UsageStore
 
 if TYPE_CHECKING:
-    from sidekick.agent.wire import RunResult
+    from sidekick.run_protocol import RunResult
 
 log = logging.getLogger("sidekick.usage")
 

@@ -10,7 +10,7 @@ import asyncio
 from typing import Any, Callable, Union
 
 from sidekick.agent.chat import ModelTurn, ToolCall
-from sidekick.agent.wire import Usage
+from sidekick.run_protocol import Usage
 
 Step = Union[ModelTurn, Callable[[list[dict[str, Any]]], ModelTurn]]
 

@@ -13,7 +13,7 @@ from sidekick.agent import context
 from sidekick.agent.chat import resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.agent.tokens import message_tokens, tools_tokens
-from sidekick.agent.wire import ModelSettings
+from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ContextOverflowError, ModelError
 from sidekick.testing.scripted_server import ScriptedOpenAIServer
 from tests.agent.endpoints import HANG, Endpoint, completion, fresh_adapter, llama_overflow  # noqa: F401

@@ -10,7 +10,7 @@ from pydantic import Field
 from sidekick.agent.loop import AgentLoop, parse_arguments
 from sidekick.agent.chat import ModelTurn
 from sidekick.agent.prompt import FAILED_AGAIN_NOTE
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.agent.toolbox import Toolbox
 from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
 from sidekick.protocol import ToolSpec

@@ -10,7 +10,7 @@ import pytest
 from sidekick.agent import openai_model
 from sidekick.agent.chat import DEFAULT_MAX_TOKENS, resolve_max_tokens, resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel, retry_after_s
-from sidekick.agent.wire import ModelSettings
+from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ConfigurationError, ModelError
 from sidekick.testing.scripted_server import ScriptedOpenAIServer
 from tests.agent.endpoints import fresh_adapter  # noqa: F401

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sidekick.agent.chat import resolve_settings
-from sidekick.agent.wire import ModelSettings
+from sidekick.run_protocol import ModelSettings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.errors import ConfigurationError, ModelError
 from sidekick.testing.scripted_server import ScriptedOpenAIServer

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.hooks import RunHooks
 from sidekick.runs import build_run
 from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.frameworks.native import NativeFramework
 from sidekick.hooks import HookSet
 from sidekick.runs.progress import ProgressHooks

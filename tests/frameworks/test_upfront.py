@@ -9,7 +9,7 @@ from typing import Any
 
 from sidekick.agent.chat import ModelTurn
 from sidekick.agent.toolbox import Toolbox
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.errors import ModelError
 from sidekick.frameworks.upfront import ANSWER_PROMPT, UPFRONT_NOTE, UpfrontFramework
 from sidekick.hooks import HookSet

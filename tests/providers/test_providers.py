@@ -8,7 +8,7 @@ import pytest
 
 from sidekick import providers
 from sidekick.agent.openai_model import OpenAIChatModel
-from sidekick.agent.wire import ModelSettings
+from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ConfigurationError, InvalidParams
 
 

@@ -18,7 +18,7 @@ import pytest
 from sidekick.agent import openai_model, response_cap
 from sidekick.agent.chat import resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel
-from sidekick.agent.wire import ModelSettings
+from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ModelError
 from tests.agent.endpoints import fresh_adapter  # noqa: F401 (fixture)
 from tests.reliability.support import strict_process
@@ -203,7 +203,7 @@ FLOOD_CHILD = """
 import asyncio, json, resource, sys
 from sidekick.agent.chat import resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel
-from sidekick.agent.wire import ModelSettings
+from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ModelError
 settings = ModelSettings(base_url=sys.argv[1], model="m", api_key="k", stream=True, request_timeout_ms=30000)
 model = OpenAIChatModel(resolve_settings(settings))

@@ -10,7 +10,7 @@ import pytest
 
 from sidekick import frameworks
 from sidekick.agent.toolbox import Toolbox
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.errors import ConfigurationError, InvalidParams, ModelError
 from sidekick.hooks import RunHooks
 from sidekick.runs import build, build_run

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 import sidekick.usage as usage
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results
 from tests.support.process import SidekickProcess
 
@@ -190,7 +190,7 @@ def test_without_an_endpoint_nothing_of_opentelemetry_is_imported(tmp_path: Path
 import asyncio, json, sys
 import sidekick.cli, sidekick.server, sidekick.methods
 before = sorted(m for m in sys.modules if m.startswith(("opentelemetry", "sqlite3")))
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.runs import build_run
 from sidekick.tools import build_registry
 params = RunParams.model_validate({"task": "hi", "model": {"baseUrl": sys.argv[1], "model": "m", "apiKey": "k"}})

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from sidekick.agent.toolbox import Toolbox
-from sidekick.agent.wire import RunParams
+from sidekick.run_protocol import RunParams
 from sidekick.runs import build_run
 from sidekick.runs.observed import ObservedModel
 from sidekick.testing.scripted_server import ScriptedOpenAIServer, tool_results
