@@ -145,9 +145,9 @@ def next_step_of(text: str, tool_names: Iterable[str]) -> bool:
 
 
 def narrated_tool(text: str, tool_names: Iterable[str], tool_results: list[str], task: str) -> str | None:
-    """The tool a would-be answer tells of ("I called the `get_product` function…") when it states nothing
-    the results said: no number or id from a result that the task did not already hold."""
-    named = next((name for name in tool_names if _names_tool(text, name)), None)
+    """The tool a would-be answer tells of ("I called the `get_product` function…") when the run has results
+    and it states nothing they said: no number or id from a result that the task did not already hold."""
+    named = next((name for name in tool_names if _names_tool(text, name)), None) if tool_results else None
     if named is None:
         return None
     results = "\n".join(tool_results)

@@ -137,6 +137,7 @@ ASKED = "What do p_tent and p_stove cost?"
 def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: str, narrated: str | None) -> None:
     reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RESULTS, ASKED)
     assert reply.tool == narrated and (reply.problem == "narrated") is (narrated is not None)
+    assert read_reply(ModelTurn(content=text), REPLY_NAMES, [], ASKED).problem is None  # no call made yet
 
 
 @pytest.mark.parametrize("text, last_result, gave_up", [
