@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sidekick.agent import context, response_cap
-from sidekick.agent.chat import ModelTurn, ResolvedModelSettings, ToolCall
+from sidekick.agent.chat import ModelTurn, ToolCall
+from sidekick.agent.model_settings import ResolvedModelSettings
 from sidekick.agent.tokens import message_tokens, tools_tokens
 from sidekick.run_protocol import Usage
 from sidekick.errors import ContextOverflowError, ModelError

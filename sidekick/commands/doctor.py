@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sidekick.commands import EXIT_CONFIG, EXIT_OK, EXIT_RUN_FAILED
 
 if TYPE_CHECKING:
-    from sidekick.agent.chat import ResolvedModelSettings
+    from sidekick.agent.model_settings import ResolvedModelSettings
 
 DEPENDENCIES = ("pydantic", "jsonrpcserver", "openai", "numexpr", "beautifulsoup4", "requests")
 IMPORT_NAMES = {"beautifulsoup4": "bs4"}
@@ -135,7 +135,7 @@ def check_config_file() -> Check:
 
 def check_model_settings() -> tuple[Check, ResolvedModelSettings | None]:
     """The model settings resolve (a key where one is needed, well-formed base URLs) without contacting anyone."""
-    from sidekick.agent.chat import resolve_settings
+    from sidekick.agent.model_settings import resolve_settings
     from sidekick.config import base_url_problem
     from sidekick.errors import ConfigurationError
 

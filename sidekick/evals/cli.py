@@ -65,7 +65,7 @@ def _endpoint(args: argparse.Namespace, suite: Any) -> Iterator[tuple[str, str, 
                                   model=f"scripted-{args.model_script}") as server:
             yield server.base_url, f"scripted-{args.model_script}", "not-needed"
         return
-    from sidekick.agent.chat import resolve_settings
+    from sidekick.agent.model_settings import resolve_settings
     from sidekick.run_protocol import ModelSettings
     from sidekick.config import base_url_problem
     from sidekick.errors import ConfigurationError
@@ -145,7 +145,7 @@ def main(args: argparse.Namespace) -> int:
         print("sidekick eval: matplotlib is not installed, so no chart "
               "(pip install 'eliza-sidekick[eval]')", file=sys.stderr)
     try:
-        from sidekick.agent.chat import resolve_max_tokens
+        from sidekick.agent.model_settings import resolve_max_tokens
 
         max_tokens = resolve_max_tokens(args.max_tokens)  # resolved once: the loop and the baseline get the same
         with _endpoint(args, suite) as (base_url, model, api_key):

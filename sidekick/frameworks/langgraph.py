@@ -22,7 +22,8 @@ from sidekick.frameworks.results import close_open_calls, run_error, stopped_tex
 from sidekick.hooks import ModelCallEnded, ModelCallStarted
 
 if TYPE_CHECKING:
-    from sidekick.agent.chat import ChatModel, ResolvedModelSettings
+    from sidekick.agent.chat import ChatModel
+    from sidekick.agent.model_settings import ResolvedModelSettings
     from sidekick.agent.toolbox import Toolbox
     from sidekick.hooks import HookSet
 
@@ -32,7 +33,7 @@ MAX_COMPLETION_TOKENS_HOSTS = {"api.openai.com"}  # as the openai adapter: only 
 
 
 def _settings(model: ChatModel) -> ResolvedModelSettings:
-    from sidekick.agent.chat import ResolvedModelSettings
+    from sidekick.agent.model_settings import ResolvedModelSettings
 
     settings = getattr(model, "settings", None)
     if not isinstance(settings, ResolvedModelSettings):

@@ -15,8 +15,8 @@ class OpenAICompatibleProvider:
     name = "openai"
 
     def chat_model(self, settings: ModelSettings | None) -> ChatModel:
-        """Settings resolved as `sidekick.agent.chat.resolve_settings` says (params → SIDEKICK_* → OPENAI_*)."""
-        from sidekick.agent.chat import resolve_settings
+        """Settings resolved as `sidekick.agent.model_settings.resolve_settings` says (params → SIDEKICK_* → OPENAI_*)."""
+        from sidekick.agent.model_settings import resolve_settings
         from sidekick.agent.openai_model import OpenAIChatModel
 
         return OpenAIChatModel(resolve_settings(settings))

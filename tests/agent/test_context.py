@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sidekick.agent import context
-from sidekick.agent.chat import resolve_settings
+from sidekick.agent.model_settings import resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.agent.tokens import message_tokens, tools_tokens
 from sidekick.run_protocol import ModelSettings

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from sidekick.agent import openai_model
-from sidekick.agent.chat import DEFAULT_MAX_TOKENS, resolve_max_tokens, resolve_settings
+from sidekick.agent.model_settings import DEFAULT_MAX_TOKENS, resolve_max_tokens, resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel, retry_after_s
 from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ConfigurationError, ModelError

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from sidekick.agent.chat import resolve_settings
+from sidekick.agent.model_settings import resolve_settings
 from sidekick.run_protocol import ModelSettings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.errors import ConfigurationError, ModelError

@@ -16,7 +16,7 @@ from typing import Any, Callable
 import pytest
 
 from sidekick.agent import openai_model, response_cap
-from sidekick.agent.chat import resolve_settings
+from sidekick.agent.model_settings import resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ModelError
@@ -201,7 +201,7 @@ async def test_a_body_or_line_without_end_hits_the_byte_cap(monkeypatch: pytest.
 
 FLOOD_CHILD = """
 import asyncio, json, resource, sys
-from sidekick.agent.chat import resolve_settings
+from sidekick.agent.model_settings import resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel
 from sidekick.run_protocol import ModelSettings
 from sidekick.errors import ModelError
