@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from pydantic import BaseModel, ValidationError
 
 from sidekick.errors import InvalidParams, describe_validation_error, to_rpc_error
+from sidekick.protocol import ProgressParams, to_wire
 
 
 def _finish_package(package: ModuleType, name: str) -> Any:
@@ -76,12 +77,8 @@ class RequestContext:
         token = self.progress_token
         if token is None:
             return
-        params: dict[str, Any] = {"progressToken": token, "progress": progress}
-        if total is not None:
-            params["total"] = total
-        if message is not None:
-            params["message"] = message
-        self.session.notify("notifications/progress", params)
+        self.session.notify("notifications/progress", to_wire(ProgressParams(
+            progress_token=token, progress=progress, total=total, message=message)))
 
 
 Handler = Callable[[RequestContext, Any], Any]

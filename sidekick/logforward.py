@@ -7,6 +7,8 @@ import logging
 import threading
 from typing import Any, Callable
 
+from sidekick.protocol import LogMessageParams, to_wire
+
 MCP_TO_PYTHON = {
     "debug": logging.DEBUG, "info": logging.INFO, "notice": logging.INFO + 5, "warning": logging.WARNING,
     "error": logging.ERROR, "critical": logging.CRITICAL, "alert": logging.CRITICAL + 5,
@@ -43,7 +45,8 @@ class LogForwarder(logging.Handler):
             return
         self._busy.active = True
         try:
-            params = {"level": mcp_level(record.levelno), "logger": record.name, "data": record.getMessage()}
+            params = to_wire(LogMessageParams(level=mcp_level(record.levelno), logger=record.name,
+                                              data=record.getMessage()))
             try:
                 running = asyncio.get_running_loop()
             except RuntimeError:

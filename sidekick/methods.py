@@ -17,11 +17,14 @@ from sidekick.protocol import (
     SUPPORTED_PROTOCOL_VERSIONS,
     CallToolParams,
     EmptyParams,
+    HostCallToolParams,
     Implementation,
     InitializeParams,
     InitializeResult,
     ListToolsParams,
+    RequestMeta,
     SetLevelParams,
+    to_wire,
 )
 from sidekick.run_protocol import RunParams, RunResult
 from sidekick.dispatch import Method, RequestContext
@@ -298,9 +301,8 @@ async def run_task(state: ServerState, ctx: RequestContext, params: RunParams) -
 
     async def call_host(name: str, arguments: dict[str, Any]) -> Any:
         # relatedRequestId tells a host running many runs at once which run this call belongs to.
-        return await ctx.session.request("host/callTool", {"name": name, "arguments": arguments,
-                                                           "_meta": {"relatedRequestId": ctx.id}},
-                                         timeout=timeout_s)
+        call = HostCallToolParams(name=name, arguments=arguments, meta=RequestMeta(related_request_id=ctx.id))
+        return await ctx.session.request("host/callTool", to_wire(call), timeout=timeout_s)
 
     progress = ctx.progress if ctx.progress_token is not None else None
     return await prepare_run(state, params, call_host, progress).execute()

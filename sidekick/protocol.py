@@ -60,6 +60,11 @@ class WireModel(BaseModel):
                               defer_build=True)
 
 
+def to_wire(model: WireModel) -> dict[str, Any]:
+    """A model as the params or result object it is on the wire: camelCase, unset members left out."""
+    return model.model_dump(by_alias=True, exclude_none=True)
+
+
 class OpenModel(WireModel):
     """A wire object whose extra members are kept (MCP capability maps, client info)."""
 

@@ -28,6 +28,7 @@ from sidekick.errors import (
     to_rpc_error,
 )
 from sidekick.mcp_era import shutdown_error
+from sidekick.protocol import CancelledParams, to_wire
 from sidekick.codec import loads_strict
 
 log = logging.getLogger("sidekick.session")
@@ -273,11 +274,11 @@ class Session:
             self._send(message)
             return await future
         except RequestTimeoutError:
-            self.notify(CANCELLED_NOTIFICATION, {"requestId": request_id, "reason": "timed out"})
+            self.notify(CANCELLED_NOTIFICATION, to_wire(CancelledParams(request_id=request_id, reason="timed out")))
             raise
         except asyncio.CancelledError:
             if not self.closed:
-                self.notify(CANCELLED_NOTIFICATION, {"requestId": request_id, "reason": "cancelled"})
+                self.notify(CANCELLED_NOTIFICATION, to_wire(CancelledParams(request_id=request_id, reason="cancelled")))
             raise
         finally:
             if timer is not None:
