@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable
@@ -29,24 +28,25 @@ if TYPE_CHECKING:
     from sidekick.agent.chat import ChatModel
     from sidekick.tools.base import ToolRegistry
 
-FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what chat-completions endpoints accept; use fullmatch
 BACKSTOP_GRACE_S = 5.0  # a plugin framework that overruns timeoutMs is cut off this much later
 _run_ids = itertools.count(1)
 
 
 def run_tools(params: RunParams, registry: ToolRegistry) -> list[str]:
     """The built-in tools the run may use; invalid params for unknown ones and bad or clashing host tools."""
+    from sidekick.tools.base import TOOL_NAME, tool_name_problem  # loaded with the registry already
+
     builtin = registry.names() if params.tools is None else params.tools
     unknown = [name for name in builtin if name not in registry.tools]
     if unknown:
         raise InvalidParams(f"Invalid params: unknown tool(s) {', '.join(unknown)}; "
                             f"available: {', '.join(registry.names())}")
     host_names = [tool.name for tool in params.host_tools or []]
-    bad = [n for n in host_names if not FUNCTION_NAME.fullmatch(n)]
+    bad = [n for n in host_names if tool_name_problem(n) is not None]
     clashes = sorted({n for n in host_names if n in builtin or host_names.count(n) > 1})
     if bad or clashes:
         raise InvalidParams("Invalid params: hostTools: " + "; ".join(
-            ([f"names must match {FUNCTION_NAME.pattern} (got {', '.join(map(repr, bad))})"] if bad else []) +
+            ([f"names must match {TOOL_NAME.pattern} (got {', '.join(map(repr, bad))})"] if bad else []) +
             ([f"{', '.join(clashes)} clash with another tool of this run"] if clashes else [])))
     return builtin
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterable
@@ -124,6 +125,19 @@ def as_output(value: Any) -> ToolOutput:
     return ToolOutput(str(value))
 
 
+# What chat-completions endpoints accept as a function name (MCP hosts would also take "."): a tool named
+# otherwise would make every run that offers it fail at the endpoint. The one rule for built-in, plugin and
+# host tools alike; use it with fullmatch.
+TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def tool_name_problem(name: Any) -> str | None:
+    if isinstance(name, str) and TOOL_NAME.fullmatch(name):
+        return None
+    return (f"invalid tool name {name!r} (letters, digits, _ and - only, at most 64: model endpoints refuse "
+            "other function names)")
+
+
 @dataclass
 class ToolRegistry:
     """The tools this process offers, by name."""
@@ -131,6 +145,8 @@ class ToolRegistry:
     tools: dict[str, Tool] = field(default_factory=dict)
 
     def add(self, tool: Tool) -> None:
+        if (problem := tool_name_problem(tool.name)) is not None:
+            raise ValueError(problem)
         if tool.name in self.tools:
             raise ValueError(f"a tool named {tool.name!r} is already registered")
         self.tools[tool.name] = tool

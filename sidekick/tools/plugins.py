@@ -14,17 +14,13 @@ sidekick from starting.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from pydantic import BaseModel
 
-from sidekick.tools.base import Tool, ToolRegistry
+from sidekick.tools.base import Tool, ToolRegistry, tool_name_problem
 
 GROUP = "sidekick.tools"
-# What chat-completions endpoints accept as a function name (MCP hosts would also take "."): a plugin tool
-# named otherwise would make every run that offers it fail at the endpoint. Used with fullmatch.
-TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 log = logging.getLogger("sidekick.tools")
 
@@ -76,9 +72,8 @@ def _problem(tool: Any) -> str | None:
     if not isinstance(tool, Tool):
         return f"{type(tool).__name__} is not a sidekick Tool"
     name = getattr(tool, "name", None)
-    if not isinstance(name, str) or not TOOL_NAME.fullmatch(name):
-        return (f"invalid tool name {name!r} (letters, digits, _ and - only, at most 64: model endpoints refuse "
-                "other function names)")
+    if (problem := tool_name_problem(name)) is not None:
+        return problem
     if not isinstance(getattr(tool, "description", None), str):
         return f"tool {name!r} has no description"
     args = getattr(tool, "Args", None)

@@ -174,3 +174,4 @@ def test_plugins_are_not_loaded_when_asked_not_to(plugin: str) -> None:
 def test_an_empty_group_adds_nothing() -> None:
     registry = build_registry(load_plugins=False)
     assert load_plugins(registry, group="sidekick.tools.test-no-such-group") == []
+

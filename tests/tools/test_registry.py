@@ -92,3 +92,21 @@ def test_calculate_runs_on_the_event_loop_once_numexpr_is_imported(monkeypatch: 
     loop_thread = threading.main_thread()
     # The first call imports numexpr in a worker thread; then short expressions take no thread hop.
     assert [thread is loop_thread for thread in threads] == [False, True, False]
+
+
+@pytest.mark.parametrize("name", ["weather.now", "bad name!", "", "x" * 65, "echo\n"])
+def test_the_registry_refuses_a_name_no_model_endpoint_takes(name: str) -> None:
+    from sidekick.tools.base import Tool, ToolArgs, ToolRegistry
+
+    class Named(Tool):
+        description = "d"
+        Args = ToolArgs
+
+        async def run(self, args: ToolArgs) -> str:
+            return ""
+
+    Named.name = name
+    registry = ToolRegistry()
+    with pytest.raises(ValueError, match="invalid tool name"):
+        registry.add(Named())
+    assert registry.names() == []
