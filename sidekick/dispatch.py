@@ -8,6 +8,7 @@ is called directly: it is the hot path of every health check, and there is nothi
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib
 import importlib.util
@@ -15,7 +16,7 @@ import inspect
 import sys
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -54,15 +55,22 @@ _response = _jsonrpcserver("response")
 JsonRpcError = _jsonrpcserver("exceptions").JsonRpcError
 NOID = _jsonrpcserver("sentinels").NOID
 
-if TYPE_CHECKING:
-    from sidekick.session import Session
+class Peer(Protocol):
+    """What a handler may do with the other side (`sidekick.session.Session` is one)."""
+
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None: ...
+
+    async def request(self, method: str, params: dict[str, Any] | None = None,
+                      timeout: float | None = None) -> Any: ...
+
+    def track(self, task: asyncio.Task[Any]) -> None: ...
 
 
 @dataclass(slots=True)
 class RequestContext:
     """What a method handler knows about the request it serves."""
 
-    session: Session
+    session: Peer
     id: Any
     method: str
     params: dict[str, Any]
