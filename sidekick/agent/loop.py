@@ -51,13 +51,22 @@ class RunState:
     last_text: str = ""
     answer: str = ""
     model_turns: int = 0
-    just_corrected: bool = False  # the previous model turn was sent back with a correction
+    note_at: int | None = None  # where the correction the model is answering sits in `messages`
     force_tool: str | None = None  # the tool the next model turn is to call (tool_choice)
     forced: set[str] = field(default_factory=set)  # tools forced since the last usable reply
-    correction_size: int = 0  # messages the latest correction added
     call_ids: set[str] = field(default_factory=set)
     succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
     failed: dict[str, str] = field(default_factory=dict)  # call key → its last error, for repeated failures
+
+    @property
+    def just_corrected(self) -> bool:
+        """The previous model turn was not usable and got a correction instead of a place in the transcript."""
+        return self.note_at is not None
+
+    def drop_note(self) -> None:
+        if self.note_at is not None:
+            del self.messages[self.note_at:]
+            self.note_at = None
 
     def new_messages(self) -> list[dict[str, Any]]:
         return self.messages[self.task_index:]
@@ -221,7 +230,7 @@ class AgentLoop:
                 if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
                     return "token_budget"
                 continue
-            state.just_corrected = False
+            state.drop_note()  # it did its work; left in, the model answered later turns with empty replies
             state.forced.clear()
             reply.calls = _distinct_calls(reply.calls)
             self._give_unique_ids(reply.calls, state)
@@ -265,8 +274,8 @@ class AgentLoop:
 
     @staticmethod
     def _may_force(reply: Reply, state: RunState) -> bool:
-        """A reply that says it will call a named tool and does not: the next turn may be made to call it.
-        Small models that write prose about a call write the call itself once the endpoint asks for it."""
+        """A reply that says it will call a named tool and does not: the next turn is made to call it
+        (`tool_choice`), once per tool between usable replies."""
         return reply.problem == "announced_call" and reply.tool is not None and reply.tool not in state.forced
 
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
@@ -274,21 +283,20 @@ class AgentLoop:
         reply announcing a call of a named tool is sent back with that tool forced, once per tool."""
         forced = self._may_force(reply, state)
         if state.just_corrected and not forced:
+            state.drop_note()
             raise UnusableReply(f"{UNUSABLE_REPLY[reply.problem or 'no_answer']}: {reply.detail}.",
                                 kind=reply.problem or "no_answer")
-        if state.just_corrected:  # a chain keeps its latest reply only: shown them all, the model repeats them
-            del state.messages[-state.correction_size:]
-        state.just_corrected = True
+        # The reply itself never enters the transcript and a chain keeps only its latest note: shown its own
+        # prose about a call, the 1.5B wrote it again word for word (also with the call forced); without it,
+        # it made the call.
+        state.drop_note()
         if forced:
             state.force_tool = reply.tool
             state.forced.add(reply.tool)
         max_tokens = params.model.max_tokens if params.model else None
-        size = len(state.messages)
-        if reply.problem != "gave_up":
-            state.messages.append({"role": "assistant", "content": reply.text or ""})
+        state.note_at = len(state.messages)
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
                                                                      specs, max_tokens, reply.tool)})
-        state.correction_size = len(state.messages) - size
         self._report(f"model reply not usable ({reply.problem}): asked again")
 
     @staticmethod

@@ -70,7 +70,8 @@ def model_script(suite: Suite, script: str = "oracle") -> Callable[[dict[str, An
             return {"tool_calls": [{"name": c.name, "arguments": arguments(c)} for c in turn]}
         pairs = [(c.name, arguments(c)) for c in turn]
         index = order[_instruction(body)]
-        first_reply = not any(m.get("role") == "assistant" for m in body.get("messages") or [])
+        roles = [m.get("role") for m in body.get("messages") or []]
+        first_reply = "assistant" not in roles and roles.count("user") == 1  # a correction is a second user turn
         if first_reply and index % 3 == 0:
             return {"content": realshapes.UNUSABLE_FORMS[index // 3 % len(realshapes.UNUSABLE_FORMS)](pairs)}
         return {"content": realshapes.TEXT_FORMS[(index + number) % len(realshapes.TEXT_FORMS)](pairs)}

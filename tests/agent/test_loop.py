@@ -292,7 +292,7 @@ CALL_LIKE = '```json\n{"name": "look_up", "arguments": {"key": "x"}}\n```'
 
 async def test_a_call_like_reply_gets_one_correction_and_the_run_goes_on() -> None:
     def corrected(messages: list[dict[str, Any]]) -> ModelTurn:
-        assert messages[-2] == {"role": "assistant", "content": CALL_LIKE}
+        assert messages[-2] == {"role": "user", "content": "do it"}  # the unusable reply is not shown again
         assert messages[-1]["role"] == "user" and "no tool named 'look_up'" in messages[-1]["content"]
         assert "add, lookup" in messages[-1]["content"]
         return ModelTurn(content='{"name": "lookup", "arguments": {"key": "x"}}')
@@ -301,6 +301,7 @@ async def test_a_call_like_reply_gets_one_correction_and_the_run_goes_on() -> No
     result = await run(model)
     assert result.stop_reason == "done" and result.text == "It is 41." and result.model_turns == 3
     assert [s.tool for s in result.steps] == ["lookup"]
+    assert [m["role"] for m in result.messages] == ["user", "assistant", "tool", "assistant"]  # the note is gone
     assert any("not usable (malformed_call)" in m for _, m in PROGRESS)
 
 
@@ -411,7 +412,7 @@ async def test_an_announcement_naming_a_tool_after_a_vaguer_one_gets_that_tool_f
     result = await run(model)
     assert model.tool_choices == [None, None, None, "add", None, "add"]  # forced again after a usable reply
     assert "says what comes next" in model.seen[2][-1]["content"]
-    assert [m["content"] for m in model.seen[3][-3:-1]] == ["41", named]  # the vaguer reply and its note left out
+    assert model.seen[3][-2]["content"] == "41"  # neither reply nor the first note are shown again
     assert "speaks of calling add" in model.seen[3][-1]["content"]
     assert result.text == named and [s.tool for s in result.steps] == ["lookup", "add"]
 
