@@ -126,7 +126,7 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
         return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "
                 "their results: answer the task itself now, stating the actual values from the results above "
                 "(names, numbers, ids, statuses). If the task still needs a tool call, reply with only that call.")
-    if problem == "gave_up":  # sent in place of the refusal: shown its own refusal, the 1.5B said it again
+    if problem == "gave_up":  # shown its own refusal and asked again, the 1.5B said it again; without it, it answered
         return "The tool calls above succeeded. Answer the task now from their results, or make the next call it needs."
     if problem == "echoed_task":
         return ("Your last reply only repeated the task; it is not an answer. Read the tool results above and "
