@@ -188,6 +188,7 @@ class AgentLoop:
             log.exception("run failed unexpectedly")
             stop = "error"
             error = RunError(code=-32603, message=f"internal error ({type(exc).__name__})", kind="internal")
+        state.drop_note()  # a correction the run ended before the model answered is no part of its transcript
         if stop != "done":
             self._close_open_calls(state, f"not run: the run stopped ({stop})")
         text = state.answer if stop == "done" else self._fallback_text(stop, state, error)

@@ -374,6 +374,7 @@ async def test_corrections_count_against_max_steps() -> None:
     model = ScriptedModel(ModelTurn(content=CALL_LIKE))
     result = await run(model, max_steps=1)
     assert result.stop_reason == "max_steps" and "step limit" in result.text
+    assert result.messages == [{"role": "user", "content": "do it"}]  # no correction left dangling
 
 
 async def test_the_system_prompt_names_only_tools_the_run_offers() -> None:
