@@ -3,7 +3,11 @@
 The expression is parsed with `ast` only to vet and normalise it: every node must be on an allow-list
 (numbers, arithmetic and comparison operators, the constants pi and e, calls of known functions), so
 names, attributes, subscripts, strings and dunders are refused before anything runs. numexpr then
-evaluates the normalised text with empty local and global dicts.
+evaluates the normalised text with empty local and global dicts. An expression without function calls
+never reaches numpy inside numexpr either: numexpr compiles the text and lets Python's own operators
+combine its constants. The vetted tree of such an expression is evaluated with those operators here, in
+the same order, and numexpr and numpy (~14 MB of memory, ~0.1 s) are imported for the first call of a
+function only.
 
 Semantics (what the README documents):
 - Integer-only parts (+ - * // % ** and comparisons on integer literals) are folded exactly with
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
+import re
 import threading
 from typing import Any
 
@@ -41,8 +47,14 @@ CONSTANTS = {"pi": math.pi, "e": math.e}
 _SYMBOLS = str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-"})
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr)
 _COMPARE = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+              ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+              ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.USub: operator.neg, ast.UAdd: operator.pos,
+              ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
+              ast.Gt: operator.gt, ast.GtE: operator.ge}
+_CALLS = re.compile(r"[A-Za-z_]\w*\s*\(|\bnot\b")  # function calls as written, and `not` (a where() call)
 _lock = threading.Lock()  # numexpr keeps per-process state about the last compiled expression
-_imported = False  # numexpr and numpy: ~0.1 s to import, so the first call does it in a worker thread
+_imported = False  # numexpr and numpy: ~0.1 s to import, so the first call that needs them does it in a thread
 
 
 class CalculateArgs(ToolArgs):
@@ -72,13 +84,11 @@ class CalculateTool(Tool):
     }
 
     def runs_inline(self, args: CalculateArgs) -> bool:
-        # Once numexpr is imported, a short expression takes tens of µs; the worst of them (many
-        # divisions by zero, each checked) about a millisecond: only longer ones are worth a thread.
-        return _imported and len(args.expression) <= INLINE_LENGTH
+        # A short expression takes tens of µs; the worst of them (many divisions by zero, each checked)
+        # about a millisecond: only longer ones are worth a thread, and one that imports numexpr.
+        return len(args.expression) <= INLINE_LENGTH and (_imported or _CALLS.search(args.expression) is None)
 
     def run(self, args: CalculateArgs) -> ToolOutput:
-        if not _imported:
-            _import_numexpr()
         value = evaluate(args.expression)
         text = format_value(value)
         structured = {"expression": args.expression, "result": text, "value": display_number(value)}
@@ -281,18 +291,41 @@ def _floats(node: ast.AST) -> ast.AST:
     return node
 
 
-def _import_numexpr() -> None:
-    global _imported
-    import numexpr  # noqa: F401
-    import numpy  # noqa: F401
+def _value(text: str, tree: ast.AST) -> Any:
+    """numexpr's value of the normalised expression `text`, whose tree is `tree`."""
+    if not any(isinstance(node, ast.Call) for node in ast.walk(tree)):
+        return _python_value(tree.body if isinstance(tree, ast.Expression) else tree)
+    return _ne_evaluate(text)
 
-    _imported = True
+
+def _python_value(node: ast.AST) -> Any:
+    """What numexpr computes for a tree without calls: Python's operators on its constants, left to right,
+    a chain of comparisons stopping at the first false one (numexpr evaluates such text as Python does)."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp):
+        return _OPERATORS[type(node.op)](_python_value(node.operand))
+    if isinstance(node, ast.BinOp):
+        left = _python_value(node.left)
+        return _OPERATORS[type(node.op)](left, _python_value(node.right))
+    if isinstance(node, ast.Compare):
+        left = _python_value(node.left)
+        for op, comparator in zip(node.ops, node.comparators):
+            right = _python_value(comparator)
+            result = _OPERATORS[type(op)](left, right)
+            if not result:
+                return result
+            left = right
+        return result
+    raise TypeError(f"{type(node).__name__} is not evaluated without numexpr")  # pragma: no cover - vetted away
 
 
 def _ne_evaluate(text: str) -> Any:
+    global _imported
     import numexpr
     import numpy
 
+    _imported = True
     # numexpr folds constants with numpy, whose floating-point warnings would reach the log (and fail
     # tests run with warnings as errors); infinities and NaN are checked on the result instead.
     with _lock, numpy.errstate(all="ignore"):
@@ -301,7 +334,7 @@ def _ne_evaluate(text: str) -> Any:
 
 def _numexpr(text: str, tree: ast.Expression) -> float | bool:
     try:
-        value = _ne_evaluate(text)
+        value = _value(text, tree)
     except ZeroDivisionError:
         raise ToolFailure("division by zero") from None
     except OverflowError:
@@ -323,7 +356,7 @@ def _divides_by_zero(tree: ast.Expression) -> bool:
     for node in ast.walk(tree):
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)):
             try:
-                if _ne_evaluate(ast.unparse(node.right)) == 0:
+                if _value(ast.unparse(node.right), node.right) == 0:
                     return True
             except Exception:  # the divisor itself may not evaluate; then it is not a zero divisor
                 continue

@@ -209,3 +209,37 @@ def test_arithmetic_agrees_with_python(tree: ast.expr) -> None:
         assert value == expected and calc(source) == str(expected)
     else:
         assert math.isclose(float(calc(source)), expected, rel_tol=1e-11), (source, value, expected)
+
+
+def normalised_leaves() -> st.SearchStrategy[ast.expr]:
+    """Constants as they reach evaluation: floats (ints are floats by then) and the booleans of comparisons."""
+    return st.one_of(st.floats(0, 1e12, allow_nan=False, allow_infinity=False),
+                     st.sampled_from([0.0, 1.0, 2.0, 0.5, 1e308, 5e-324, True, False])).map(ast.Constant)
+
+
+def normalised(children: st.SearchStrategy[ast.expr]) -> st.SearchStrategy[ast.expr]:
+    binop = st.builds(lambda l, op, r: ast.BinOp(l, op(), r), children, st.sampled_from(
+        [ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.BitAnd, ast.BitOr]), children)
+    unary = st.builds(lambda op, c: ast.UnaryOp(op(), c), st.sampled_from([ast.USub, ast.UAdd]), children)
+    ops = st.sampled_from([ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE]).map(lambda op: op())
+    compare = st.builds(lambda left, rest: ast.Compare(left, [op for op, _ in rest], [c for _, c in rest]),
+                        children, st.lists(st.tuples(ops, children), min_size=1, max_size=3))
+    return binop | unary | compare
+
+
+def outcome(compute: Any) -> tuple[Any, ...]:
+    try:
+        value = compute()
+    except Exception as exc:
+        return "raises", type(exc).__name__, str(exc)
+    if isinstance(value, float):
+        return "float", "nan" if math.isnan(value) else value.hex()  # to the bit, and -0.0 apart from 0.0
+    return type(value).__name__, repr(value)
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(tree=st.recursive(normalised_leaves(), normalised, max_leaves=10))
+def test_an_expression_without_calls_gets_numexpr_s_value_without_numexpr(tree: ast.expr) -> None:
+    # numexpr itself evaluates such text with Python's operators; the tool does the same without importing it.
+    text = ast.unparse(tree)
+    assert outcome(lambda: calculate._python_value(tree)) == outcome(lambda: calculate._ne_evaluate(text)), text

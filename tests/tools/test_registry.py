@@ -70,10 +70,10 @@ def test_importing_the_tools_stays_cheap() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_calculate_runs_on_the_event_loop_once_numexpr_is_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_calculate_runs_on_the_event_loop_unless_it_imports_numexpr(monkeypatch: pytest.MonkeyPatch) -> None:
     from sidekick.tools import calculate
     from sidekick.tools.base import ToolRegistry
-    from sidekick.tools.calculate import INLINE_LENGTH, CalculateTool
+    from sidekick.tools.calculate import INLINE_LENGTH, CalculateArgs, CalculateTool
 
     monkeypatch.setattr(calculate, "_imported", False)  # as in a fresh process
     threads: list[threading.Thread] = []
@@ -86,12 +86,28 @@ def test_calculate_runs_on_the_event_loop_once_numexpr_is_imported(monkeypatch: 
     assert len(long_sum) > INLINE_LENGTH
 
     async def calls() -> list[str]:
-        return [(await registry.call("calculate", {"expression": e})).text for e in ("6 * 7", "1.5 * 2", long_sum)]
+        return [(await registry.call("calculate", {"expression": e})).text
+                for e in ("6 * 7", "1.5 * 2", "not 1.5 > 2", "sqrt(9)", long_sum)]
 
-    assert asyncio.run(calls()) == ["42", "3", "60"]
+    inline = [CalculateTool().runs_inline(CalculateArgs(expression=e))
+              for e in ("6 * 7", "2 > 1 and 3.5 > 2", "sqrt(2)", "max (1, 2)", "not 1.5 > 2")]
+    assert inline == [True, True, False, False, False]
+    assert asyncio.run(calls()) == ["42", "3", "true", "3", "60"]
     loop_thread = threading.main_thread()
-    # The first call imports numexpr in a worker thread; then short expressions take no thread hop.
-    assert [thread is loop_thread for thread in threads] == [False, True, False]
+    # Arithmetic needs no numexpr; the first function call (`not` is where()) imports it in a worker thread;
+    # then short expressions take no thread hop.
+    assert [thread is loop_thread for thread in threads] == [True, True, False, True, False]
+
+
+def test_arithmetic_without_functions_imports_neither_numexpr_nor_numpy() -> None:
+    code = (
+        "import sys; from sidekick.tools.calculate import evaluate; "
+        "print(evaluate('1234567 * 0.175'), evaluate('(2.5 > 1) + 2**0.5'), "
+        "[m for m in ('numexpr', 'numpy') if m in sys.modules], evaluate('sqrt(4)'), 'numexpr' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["216049.22499999998", "2.414213562373095", "[]", "2.0", "True"]
 
 
 @pytest.mark.parametrize("name", ["weather.now", "bad name!", "", "x" * 65, "echo\n"])
