@@ -77,7 +77,7 @@ def stream_chunks(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class _Server(ThreadingHTTPServer):
-    request_queue_size = 256  # the default backlog of 5 drops connections when 50 runs start at once
+    request_queue_size = 1024  # the default backlog of 5 drops connections when 50 runs start at once, 256 at 500
 
 
 class ScriptedOpenAIServer:

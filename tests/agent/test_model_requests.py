@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
 
-from sidekick.agent import openai_model
+from sidekick.agent import openai_model, response_cap
 from sidekick.agent.model_settings import DEFAULT_MAX_TOKENS, resolve_max_tokens, resolve_settings
 from sidekick.agent.openai_model import OpenAIChatModel, retry_after_s
 from sidekick.run_protocol import ModelSettings
@@ -80,6 +83,45 @@ def test_the_configured_context_window_comes_from_params_then_the_environment(
 async def test_the_client_is_made_without_retries() -> None:
     settings = resolve_settings(ModelSettings(base_url="http://127.0.0.1:9/v1", api_key="k", max_retries=5))
     assert openai_model._client(settings).max_retries == 0
+
+
+async def test_requests_past_a_lane_s_share_go_to_another_client_of_the_endpoint(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(openai_model, "LANE_REQUESTS", 2)
+    monkeypatch.setattr(openai_model, "MAX_LANES", 3)
+    used: list[Any] = []
+    send = OpenAIChatModel._send
+
+    async def recorded(self: OpenAIChatModel, client: Any, request: dict[str, Any], timeout: float) -> Any:
+        used.append(client)
+        return await send(self, client, request, timeout)
+
+    monkeypatch.setattr(OpenAIChatModel, "_send", recorded)
+    with ScriptedOpenAIServer(lambda body: {"content": "ok"}, latency_s=0.2) as server:
+        model = model_at(server.base_url)
+        turns = await asyncio.gather(*(model.complete(ASK, [], 10) for _ in range(7)))
+        lanes = next(lanes for key, lanes in openai_model._clients.items() if key[1] == model.settings.base_url)
+        # two each, then the least busy (the first) takes the one past them all
+        assert [turn.content for turn in turns] == ["ok"] * 7 and len(lanes) == 3
+        assert [Counter(map(id, used))[id(lane.client)] for lane in lanes] == [3, 2, 2]
+        assert all(lane.busy == 0 for lane in lanes)
+        await model.complete(ASK, [], 10)  # one at a time: the first lane serves it, on its open connections
+        assert used[-1] is lanes[0].client
+
+
+def test_every_http_client_gets_the_one_ssl_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openai
+
+    made: list[dict[str, Any]] = []
+
+    class Recorded(openai.DefaultAsyncHttpxClient):  # type: ignore[misc, valid-type]
+        def __init__(self, **kwargs: Any) -> None:
+            made.append(kwargs)
+            super().__init__(**kwargs)
+
+    monkeypatch.setattr(openai, "DefaultAsyncHttpxClient", Recorded)
+    response_cap.http_client(), response_cap.http_client()
+    assert isinstance(made[0]["verify"], ssl.SSLContext) and made[1]["verify"] is made[0]["verify"]
 
 
 @pytest.mark.parametrize("fault", [{"status": 500}, {"status": 503, "headers": {"Retry-After": "0"}},

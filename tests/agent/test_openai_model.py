@@ -92,3 +92,30 @@ async def test_configuration_order_params_then_sidekick_then_openai_env(monkeypa
 def test_a_base_url_that_is_not_http_is_a_configuration_error_before_any_request(base_url: str) -> None:
     with pytest.raises(ConfigurationError, match="base URL"):
         resolve_settings(ModelSettings(base_url=base_url, api_key="k"))
+
+
+CALL = {"id": "c1", "type": "function", "function": {"name": "calculate", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize("completion, content, calls, finish", [
+    ({"choices": [{"message": {"content": "hi"}}]}, "hi", [], None),  # absent fields are None, as in its models
+    ('{"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}', "hi", [], "stop"),  # not labelled JSON
+    ({"choices": [{"message": {"tool_calls": [CALL, {"id": "c2", "type": "custom", "custom": {"name": "x"}}, None,
+                                              {"function": {}}]}, "finish_reason": "tool_calls"}]},
+     None, [("c1", "calculate", "{}"), ("", "", None)], "tool_calls"),
+])
+def test_a_completion_is_read_from_its_json_as_leniently_as_the_client_reads_it(
+        completion: Any, content: str | None, calls: list[tuple[Any, ...]], finish: str | None) -> None:
+    model = OpenAIChatModel(resolve_settings(ModelSettings(base_url="http://127.0.0.1:9/v1", model="m")))
+    turn = model._turn(completion)
+    assert turn.content == content and turn.finish_reason == finish
+    assert [(c.id, c.name, c.arguments) for c in turn.tool_calls] == calls
+
+
+@pytest.mark.parametrize("completion", ["not json", [1], {"choices": [None]}, {"choices": [{"message": "x"}]},
+                                        {"choices": [{"message": {"tool_calls": [{"function": "f"}]}}]}])
+def test_a_completion_of_the_wrong_shape_is_a_bad_response(completion: Any) -> None:
+    model = OpenAIChatModel(resolve_settings(ModelSettings(base_url="http://127.0.0.1:9/v1", model="m")))
+    with pytest.raises(ModelError, match="wrong shape") as caught:
+        model._turn(completion)
+    assert caught.value.kind == "bad_response"

@@ -31,11 +31,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 class SidekickProcess:
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
+        """`cwd`: the tree whose sidekick `-m` starts (a benchmark's baseline checkout); default this one."""
         full_env = {**os.environ, "SIDEKICK_ALLOW_PRIVATE_URLS": "1", **(env or {})}
         self.proc = subprocess.Popen([sys.executable, "-m", "sidekick", "--stdio", *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=full_env)
+                                     env=full_env, cwd=cwd)
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         self.stderr_lines: list[bytes] = []
         self._threads = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.lines), daemon=True),
