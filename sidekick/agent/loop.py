@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -124,14 +125,22 @@ def _id_arguments(arguments: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
-def _unseen_ids(arguments: dict[str, Any] | None, earlier: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """Id arguments whose value appears in no earlier message: the model made them up."""
+def _unseen_ids(arguments: dict[str, Any] | None, seen: Callable[[], str]) -> list[tuple[str, str]]:
+    """Id arguments whose value appears nowhere in `seen()` (what the model had read): it made them up."""
     pairs = _id_arguments(arguments or {})
     if not pairs:
         return []
-    seen = "\n".join(m["content"] if isinstance(m.get("content"), str) else
-                     json.dumps(m.get("content"), ensure_ascii=False, default=str) for m in earlier)
-    return [(name, value) for name, value in pairs if value not in seen]
+    text = seen()
+    return [(name, value) for name, value in pairs if value not in text]
+
+
+def _read_text(messages: list[dict[str, Any]]) -> Callable[[], str]:
+    """The messages' contents as one text, joined on first use only (it is needed after a failed call)."""
+    @functools.cache
+    def text() -> str:
+        return "\n".join(m["content"] if isinstance(m.get("content"), str) else
+                         json.dumps(m.get("content"), ensure_ascii=False, default=str) for m in messages)
+    return text
 
 
 def _arguments_text(raw: Any) -> str:
@@ -346,7 +355,7 @@ class AgentLoop:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
-        earlier = state.messages[:-1]  # what the model had seen before this reply's calls
+        earlier = _read_text(state.messages[:-1])  # what the model had seen before this reply's calls
         for call, (output, arguments, duration_ms, repeated) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"

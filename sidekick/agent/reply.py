@@ -21,12 +21,11 @@ SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated", "gave_up"}
 MAX_REFUSAL_CHARS = 200
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
-_INTENT = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|"
-                     r"we'll|we need to|next,? I|you (?:will )?(?:need|have|should|must) to)\b",
-                     re.IGNORECASE)
+_FIRST_PERSON = (r"I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|we need to|"
+                 r"next,? I")
+_INTENT = re.compile(rf"\b(?:{_FIRST_PERSON}|you (?:will )?(?:need|have|should|must) to)\b", re.IGNORECASE)
 # The first person about to act ("I'll need to", "I can now proceed to"), for `next_step_of`.
-_NEXT_STEP = re.compile(r"\b(?:I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|"
-                        r"we need to|next,? I|I can(?![’']t)(?! ?not)|proceed(?:ing)? to)\b", re.IGNORECASE)
+_NEXT_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|I can(?![’']t)(?! ?not)|proceed(?:ing)? to)\b", re.IGNORECASE)
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
@@ -62,12 +61,13 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     call that worked (small models do that) is no answer either.
     """
     content = turn.content or ""
+    results = list(tool_results)
     if turn.tool_calls:
         return Reply(turn.tool_calls, content.strip(), path="native")
     names = list(tool_names)
     reading = parse_text_tool_calls(content, names)
     if reading.problem == "invented_tool_result":
-        unquoted = _without_quoted_results(content, list(tool_results))
+        unquoted = _without_quoted_results(content, results)
         if unquoted != content:
             return read_reply(ModelTurn(content=unquoted, finish_reason=turn.finish_reason), names)
     if reading.calls:
@@ -91,7 +91,7 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     if _CALL_FOLLOWS.search(content) or next_step_of(content, names):
         return Reply(text=content.strip(), problem="announced_call",
                      detail="says what comes next, but it holds no call, so nothing ran")
-    narrated = narrated_tool(content, names, list(tool_results), task)
+    narrated = narrated_tool(content, names, results, task)
     if narrated is not None:
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
