@@ -14,7 +14,7 @@ from typing import Any, Callable
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
 from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, guessed_value_note, system_prompt
-from sidekick.agent.reply import SOFT_PROBLEMS, Reply, read_reply
+from sidekick.agent.reply import SOFT_PROBLEMS, Reply, RunSoFar, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
 from sidekick.errors import ContextOverflowError, ModelError, RpcError
@@ -71,6 +71,14 @@ class RunState:
 
     def new_messages(self) -> list[dict[str, Any]]:
         return self.messages[self.task_index:]
+
+    def so_far(self, task: str) -> RunSoFar:
+        """What this run has shown the model, for reading its next reply."""
+        new = self.new_messages()
+        last = self.messages[-1]
+        return RunSoFar(task=task, results=[m["content"] for m in new if m.get("role") == "tool"],
+                        last_result=last["content"] if last.get("role") == "tool" else None,
+                        called={c["function"]["name"] for m in new for c in m.get("tool_calls") or ()})
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -230,9 +238,7 @@ class AgentLoop:
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
-            last = state.messages[-1]
-            reply = read_reply(turn, names, [m["content"] for m in state.new_messages() if m.get("role") == "tool"],
-                               params.task, last["content"] if last.get("role") == "tool" else None)
+            reply = read_reply(turn, names, state.so_far(params.task))
             if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state):
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:

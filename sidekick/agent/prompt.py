@@ -119,8 +119,13 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     if problem == "invented_tool_result":
         return ("Your last reply contains a tool result that you wrote yourself; results come only from the tools. "
                 f"Reply with only the next tool call, or with your final answer from the results above. {how}")
+    if problem == "announced_call" and tool in names:
+        # No how-to here: shown one after announcing a call, the 1.5B wrote the how-to back as its reply;
+        # without it (and with the tool forced) it made the call.
+        return (f"Your last reply {detail}. If you need that tool, reply now with only the call. If you already "
+                "have everything the task needs, give your final answer instead.")
     if problem == "announced_call":
-        return (f"Your last reply {detail}. If you need that tool, reply now with only the call. {how} If you "
+        return (f"Your last reply {detail}. If you need a tool, reply now with only the call. {how} If you "
                 "already have everything the task needs, give your final answer instead.")
     if problem == "narrated":
         return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "

@@ -7,7 +7,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Literal, Optional
+from typing import AbstractSet, Iterable, Literal, Optional, Sequence
 
 from sidekick.agent.chat import ModelTurn, ToolCall
 from sidekick.agent.prompt import PLACEHOLDER, name_words
@@ -23,9 +23,18 @@ ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _FIRST_PERSON = (r"I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|we need to|"
                  r"next,? I")
-_INTENT = re.compile(rf"\b(?:{_FIRST_PERSON}|you (?:will )?(?:need|have|should|must) to)\b", re.IGNORECASE)
-# The first person about to act ("I'll need to", "I can now proceed to"), for `next_step_of`.
+# An intent phrase, or an order at the start of a sentence or clause ("To get the prices, call get_product").
+_INTENT = re.compile(rf"\b(?:{_FIRST_PERSON}|you (?:will |would )?(?:need|have) to|you (?:should|must))\b|"
+                     r"(?:^\s*|[.!?:;,]\s+)(?:please,?\s+|now,?\s+)?(?:call|use|invoke|run)\b",
+                     re.IGNORECASE | re.MULTILINE)
+# The first person telling of a call made ("I called the `get_user` function"), for `claimed_tool`.
+_CLAIM = re.compile(r"\b(?:I|we)(?: have|[’']ve| just| then| first)? (?:called|used|invoked|ran|queried)\b",
+                    re.IGNORECASE)
+# The first person about to act ("I'll need to", "I can now proceed to"), for `next_step_tools`.
 _NEXT_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|I can(?![’']t)(?! ?not)|proceed(?:ing)? to)\b", re.IGNORECASE)
+# Words between an intent phrase and its verb: "I'll need to first place", "I'll try searching".
+_BEFORE_THE_VERB = {"now", "then", "first", "next", "also", "just", "need", "needs", "have", "want", "to", "try", "go",
+                    "ahead", "and", "proceed", "continue", "be", "able", "going", "by", "quickly"}
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
@@ -36,6 +45,16 @@ _REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e|unfort
 _FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Za-z]+[_-][\w-]+\b")
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)|\n")
+
+
+@dataclass(frozen=True)
+class RunSoFar:
+    """What the run has shown the model before the reply being read."""
+
+    task: str = ""
+    results: Sequence[str] = ()  # the tool results, oldest first
+    last_result: Optional[str] = None  # the tool result the reply directly follows, if it does
+    called: AbstractSet[str] = frozenset()  # the tools the run has called
 
 
 @dataclass
@@ -50,24 +69,20 @@ class Reply:
     tool: Optional[str] = None  # the tool an unusable reply was about, when it named one
 
 
-def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterable[str] = (),
-               task: str = "", last_result: str | None = None) -> Reply:
+def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunSoFar()) -> Reply:
     """Calls first (native, else written in the text), then an answer; anything else is a problem.
 
-    `tool_results` are the results the run has shown the model: a tool-response block that only quotes
-    one of them is the model repeating what it read, not an invented result, and is left out. A reply that
-    only repeats `task` (small models echo the question back after a tool result) is no answer.
-    `last_result` is the tool result the reply directly follows, if it does: a bare refusal right after a
-    call that worked (small models do that) is no answer either.
+    A tool-response block that only quotes a result the run has shown is the model repeating what it read,
+    not an invented result, and is left out. A reply that only repeats the task (small models echo the
+    question back after a tool result) is no answer, nor is a bare refusal right after a call that worked.
     """
     content = turn.content or ""
-    results = list(tool_results)
     if turn.tool_calls:
         return Reply(turn.tool_calls, content.strip(), path="native")
     names = list(tool_names)
     reading = parse_text_tool_calls(content, names)
     if reading.problem == "invented_tool_result":
-        unquoted = _without_quoted_results(content, results)
+        unquoted = _without_quoted_results(content, seen.results)
         if unquoted != content:
             return read_reply(ModelTurn(content=unquoted, finish_reason=turn.finish_reason), names)
     if reading.calls:
@@ -88,17 +103,25 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], tool_results: Iterabl
     if announced is not None:
         return Reply(text=content.strip(), problem="announced_call", tool=announced,
                      detail=f"speaks of calling {announced}, but it holds no call, so nothing ran")
-    if _CALL_FOLLOWS.search(content) or next_step_of(content, names):
-        return Reply(text=content.strip(), problem="announced_call",
-                     detail="says what comes next, but it holds no call, so nothing ran")
-    narrated = narrated_tool(content, names, results, task)
+    claimed = claimed_tool(content, names, seen.called)
+    if claimed is not None:
+        return Reply(text=content.strip(), problem="announced_call", tool=claimed,
+                     detail=f"tells of calling {claimed}, but this run never called it, so nothing ran")
+    stepped = next_step_tools(content, names)
+    if _CALL_FOLLOWS.search(content) or stepped:
+        tool = stepped[0] if len(stepped) == 1 else None
+        which = f" (a call of {tool})" if tool else ""
+        return Reply(text=content.strip(), problem="announced_call", tool=tool,
+                     detail=f"says what comes next{which}, but it holds no call, so nothing ran")
+    narrated = narrated_tool(content, names, seen.results, seen.task)
     if narrated is not None:
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
-    if last_result is not None and not last_result.startswith("Error") and len(content) <= MAX_REFUSAL_CHARS \
+    last = seen.last_result
+    if last is not None and not last.startswith("Error") and len(content) <= MAX_REFUSAL_CHARS \
             and _REFUSAL.search(content):
         return Reply(text=content.strip(), problem="gave_up", detail="refused although the calls before it succeeded")
-    if task and repeats(content, task):
+    if seen.task and repeats(content, seen.task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
 
@@ -131,20 +154,34 @@ def _without_quoted_results(content: str, results: list[str]) -> str:
     return _RESPONSE_BLOCK.sub("", content).strip()
 
 
-def next_step_of(text: str, tool_names: Iterable[str]) -> bool:
-    """Whether a reply says it is about to do what one of the tools does ("I'll need to place a new order",
-    "I can proceed to update the address"): the verb that begins a tool's name, after an intent phrase."""
-    verbs = {words[0] for words in map(name_words, tool_names) if words}
+def next_step_tools(text: str, tool_names: Iterable[str]) -> list[str]:
+    """The tools a reply says it is about to use, by what they do ("I'll need to place a new order", "I can
+    proceed to update the address", "I'll try searching again"): an intent phrase, then a form of the verb
+    that begins a tool's name. Several tools begin with that verb: the ones the sentence names more of."""
+    named = [(name, words) for name, words in ((n, name_words(n)) for n in tool_names) if words]
     for match in _NEXT_STEP.finditer(text):
         rest = text[match.end():match.end() + 80]
         end = _SENTENCE_END.search(rest)
-        words = [w.lower() for w in re.findall(r"[A-Za-z]+", rest[:end.start()] if end else rest)][:6]
-        if verbs.intersection(words):
-            return True
-    return False
+        said = [w.lower() for w in re.findall(r"[A-Za-z]+", rest[:end.start()] if end else rest)]
+        act = next((w for w in said if w not in _BEFORE_THE_VERB), "")
+        doing = [(name, words) for name, words in named if act in _verb_forms(words[0])]
+        if doing:
+            best = max(len(set(said).intersection(words[1:])) for _, words in doing)
+            return [name for name, words in doing if len(set(said).intersection(words[1:])) == best]
+    return []
 
 
-def narrated_tool(text: str, tool_names: Iterable[str], tool_results: list[str], task: str) -> str | None:
+def _verb_forms(verb: str) -> set[str]:
+    """`search`, `searches`, `searched`, `searching`; `place`, `placing`; `get`, `getting`."""
+    forms = {verb, verb + "s", verb + "es", verb + "ed", verb + "d", verb + "ing"}
+    if verb.endswith("e"):
+        forms.add(verb[:-1] + "ing")
+    if len(verb) >= 3 and verb[-1] not in "aeiouwy" and verb[-2] in "aeiou":
+        forms.update({verb + verb[-1] + "ing", verb + verb[-1] + "ed"})
+    return forms
+
+
+def narrated_tool(text: str, tool_names: Iterable[str], tool_results: Sequence[str], task: str) -> str | None:
     """The tool a would-be answer tells of ("I called the `get_product` function…") when the run has results
     and it states nothing they said: no number or id from a result that the task did not already hold."""
     named = next((name for name in tool_names if _names_tool(text, name)), None) if tool_results else None
@@ -165,8 +202,16 @@ def _names_tool(text: str, name: str) -> bool:
 
 def announced_tool(text: str, tool_names: Iterable[str]) -> str | None:
     """The offered tool a reply says it is about to call ("I will call `get_order` with …"), if any."""
-    names = set(tool_names)
-    for match in _INTENT.finditer(text):
+    return _tool_after(_INTENT, text, set(tool_names))
+
+
+def claimed_tool(text: str, tool_names: Iterable[str], called: AbstractSet[str]) -> str | None:
+    """An offered tool a reply says was called ("I called the `get_user` function") that the run never called."""
+    return _tool_after(_CLAIM, text, set(tool_names) - set(called))
+
+
+def _tool_after(phrase: re.Pattern[str], text: str, names: set[str]) -> str | None:
+    for match in phrase.finditer(text):
         rest = text[match.end():match.end() + 160]
         end = _SENTENCE_END.search(rest)
         for name in re.findall(r"[A-Za-z_][\w-]*", rest[:end.start()] if end else rest):

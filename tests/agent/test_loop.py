@@ -406,7 +406,7 @@ async def test_a_reply_that_only_announces_a_call_is_corrected_once_then_taken_a
 
 
 async def test_an_announcement_naming_a_tool_after_a_vaguer_one_gets_that_tool_forced() -> None:
-    vague = "Now that I have the key, I can proceed to add the numbers."
+    vague = "Now that I have the key, let's try again."
     named = "I'll call the `add` function with 41 and 1."
     model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(vague), answer(named),
                           calls(("add", {"a": 41, "b": 1})), answer(named), answer(named))
@@ -416,6 +416,24 @@ async def test_an_announcement_naming_a_tool_after_a_vaguer_one_gets_that_tool_f
     assert model.seen[3][-2]["content"] == "41"  # neither reply nor the first note are shown again
     assert "speaks of calling add" in model.seen[3][-1]["content"]
     assert result.text == named and [s.tool for s in result.steps] == ["lookup", "add"]
+
+
+async def test_a_next_step_that_one_tool_does_gets_that_tool_forced() -> None:
+    step = "Now that I have the key, I can proceed to adding the numbers."
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(step), calls(("add", {"a": 41, "b": 1})),
+                          answer("42."))
+    result = await run(model)
+    assert model.tool_choices == [None, None, "add", None] and result.text == "42."
+    assert "a call of add" in model.seen[2][-1]["content"]
+
+
+async def test_a_call_the_reply_tells_of_but_the_run_never_made_gets_that_tool_forced() -> None:
+    claim = "I called the `add` function with 41 and 1, and it returned the sum."
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(claim), calls(("add", {"a": 41, "b": 1})),
+                          answer("42."))
+    result = await run(model)
+    assert model.tool_choices == [None, None, "add", None] and result.text == "42."
+    assert "never called it" in model.seen[2][-1]["content"]
 
 
 async def test_an_answer_that_tells_of_the_calls_instead_of_their_results_is_corrected_once() -> None:

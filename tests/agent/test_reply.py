@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sidekick.agent.chat import ModelTurn, ToolCall
-from sidekick.agent.reply import announced_tool, read_reply
+from sidekick.agent.reply import RunSoFar, announced_tool, claimed_tool, read_reply
 
 NAMES = ["find_user_by_name", "update_user_address", "get_user"]
 
@@ -50,18 +50,36 @@ def test_a_call_like_reply_cut_off_at_the_limit_says_both() -> None:
     ("Your credit is 62.25.", None),
     ("To pay it, you need to call the `update_user_address` function with your id.", "update_user_address"),
     ("You can use get_user to see your account.", None),
+    ("To get your balance, you should call the `get_user` function with your id.", "get_user"),
+    ('To get the prices of p_tent and p_stove, call the "get_user" function with their ids.', "get_user"),
+    ("Call get_user with u_1 to see it.", "get_user"),
+    ("Please use find_user_by_name.", "find_user_by_name"),
+    ("Your account is fine; you can call get_user any time.", None),
     ("The tools you can call: get_user, find_user_by_name.", None),
 ])
 def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, name: str | None) -> None:
     assert announced_tool(text, NAMES) == name
 
 
+@pytest.mark.parametrize("text, called, claimed", [
+    ("To find you, I called the `find_user_by_name` function with your name.", set(), "find_user_by_name"),
+    ("I've used get_user and your credit is 62.25.", set(), "get_user"),
+    ("I called get_user and your credit is 62.25.", {"get_user"}, None),
+    ("You called get_user before.", set(), None),
+])
+def test_a_call_the_reply_tells_of_but_the_run_never_made_is_claimed(text: str, called: set[str],
+                                                                     claimed: str | None) -> None:
+    assert claimed_tool(text, NAMES, called) == claimed
+    reply = read_reply(ModelTurn(content=text), NAMES, RunSoFar(called=called))
+    assert (reply.problem == "announced_call" and reply.tool == claimed) is (claimed is not None)
+
+
 def test_a_tool_response_block_that_quotes_a_real_result_is_not_an_invention() -> None:
     quoted = "<tool_response>\nError: no user with id 'u_1'\n</tool_response>\nI will call get_user with u_jonah."
-    reply = read_reply(ModelTurn(content=quoted), NAMES, ["Error: no user with id 'u_1'"])
+    reply = read_reply(ModelTurn(content=quoted), NAMES, RunSoFar(results=["Error: no user with id 'u_1'"]))
     assert reply.problem == "announced_call" and reply.tool == "get_user"
     invented = "<tool_response>\n{\"credit\": 5}\n</tool_response>\nYou have 5."
-    assert read_reply(ModelTurn(content=invented), NAMES, ["Error: no user"]).problem == "invented_tool_result"
+    assert read_reply(ModelTurn(content=invented), NAMES, RunSoFar(results=["Error: no user"])).problem == "invented_tool_result"
 
 
 @pytest.mark.parametrize("text, echoed", [
@@ -72,15 +90,15 @@ def test_a_tool_response_block_that_quotes_a_real_result_is_not_an_invention() -
     ("I'm user u_mira. What is my store credit now? It is 165.00, after the refund of order o_1002.", False),
 ])
 def test_a_reply_that_only_repeats_the_task_is_no_answer(text: str, echoed: bool) -> None:
-    reply = read_reply(ModelTurn(content=text), NAMES, task="I'm user u_mira. What is my store credit now?")
+    reply = read_reply(ModelTurn(content=text), NAMES, RunSoFar(task="I'm user u_mira. What is my store credit now?"))
     assert (reply.problem == "echoed_task") is echoed
     assert read_reply(ModelTurn(content=text), NAMES).problem is None  # no task given: nothing to compare
 
 
 def test_a_long_task_is_compared_cheaply() -> None:
     task = "digits " + "0123456789" * 10_000
-    assert read_reply(ModelTurn(content=task), NAMES, task=task).problem == "echoed_task"
-    assert read_reply(ModelTurn(content=task[:-1] + "x"), NAMES, task=task).problem is None
+    assert read_reply(ModelTurn(content=task), NAMES, RunSoFar(task=task)).problem == "echoed_task"
+    assert read_reply(ModelTurn(content=task[:-1] + "x"), NAMES, RunSoFar(task=task)).problem is None
 
 
 @pytest.mark.parametrize("text, follows", [
@@ -104,7 +122,7 @@ def test_a_call_copied_from_a_corrections_example_is_not_run() -> None:
     assert [c.name for c in real.calls] == ["get_user"]
 
 
-REPLY_NAMES = NAMES + ["place_order", "cancel_order", "calculate"]
+REPLY_NAMES = NAMES + ["place_order", "cancel_order", "search_products", "calculate"]
 
 
 @pytest.mark.parametrize("text, next_step", [
@@ -116,6 +134,8 @@ REPLY_NAMES = NAMES + ["place_order", "cancel_order", "calculate"]
     ("Let me know if you need anything else.", False),
     ("You need to cancel it within 30 days.", False),
     ("I'll be happy to help with anything else.", False),
+    ("I'll try searching for it again.", True),
+    ("I can help you with placing orders.", False),
 ])
 def test_a_reply_that_says_it_is_about_to_do_what_a_tool_does_is_an_announced_call(text: str, next_step: bool) -> None:
     reply = read_reply(ModelTurn(content=text), REPLY_NAMES)
@@ -131,13 +151,13 @@ ASKED = "What do p_tent and p_stove cost?"
      'prices.', "get_user"),
     ("I called get_user: p_tent costs 189.0.", None),
     ("The tent costs $189 and the stove $45.", None),
-    ("Use the `calculate` tool for sums.", "calculate"),
+    ("Sums need the `calculate` tool.", "calculate"),
     ("No need to calculate: it is 234 in all.", None),
 ])
 def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: str, narrated: str | None) -> None:
-    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RESULTS, ASKED)
+    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, RESULTS, called={"get_user"}))
     assert reply.tool == narrated and (reply.problem == "narrated") is (narrated is not None)
-    assert read_reply(ModelTurn(content=text), REPLY_NAMES, [], ASKED).problem is None  # no call made yet
+    assert read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, called={"get_user"})).problem is None  # no results yet
 
 
 @pytest.mark.parametrize("text, last_result, gave_up", [
@@ -150,5 +170,5 @@ def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: s
 ])
 def test_a_bare_refusal_right_after_a_call_that_worked_gave_up(text: str, last_result: str | None,
                                                                 gave_up: bool) -> None:
-    reply = read_reply(ModelTurn(content=text), NAMES, [last_result or ""], last_result=last_result)
+    reply = read_reply(ModelTurn(content=text), NAMES, RunSoFar(results=[last_result or ""], last_result=last_result))
     assert (reply.problem == "gave_up") is gave_up
