@@ -73,12 +73,13 @@ class RunState:
         return self.messages[self.task_index:]
 
     def so_far(self, task: str) -> RunSoFar:
-        """What this run has shown the model, for reading its next reply."""
-        new = self.new_messages()
+        """What the model has been shown (earlier turns of the conversation too), for reading its next reply."""
+        texts = [m["content"] if isinstance(m.get("content"), str) else "" for m in self.messages]
         last = self.messages[-1]
-        return RunSoFar(task=task, results=[m["content"] for m in new if m.get("role") == "tool"],
-                        last_result=last["content"] if last.get("role") == "tool" else None,
-                        called={c["function"]["name"] for m in new for c in m.get("tool_calls") or ()})
+        return RunSoFar(task=task, results=[text for m, text in zip(self.messages, texts) if m.get("role") == "tool"],
+                        last_result=texts[-1] if last.get("role") == "tool" else None,
+                        called={(c.get("function") or {}).get("name") for m in self.messages
+                                for c in m.get("tool_calls") or ()})
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:

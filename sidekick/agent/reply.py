@@ -33,8 +33,8 @@ _CLAIM = re.compile(r"\b(?:I|we)(?: have|[’']ve| just| then| first)? (?:called
 # The first person about to act ("I'll need to", "I can now proceed to"), for `next_step_tools`.
 _NEXT_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|I can(?![’']t)(?! ?not)|proceed(?:ing)? to)\b", re.IGNORECASE)
 # Words between an intent phrase and its verb: "I'll need to first place", "I'll try searching".
-_BEFORE_THE_VERB = {"now", "then", "first", "next", "also", "just", "need", "needs", "have", "want", "to", "try", "go",
-                    "ahead", "and", "proceed", "continue", "be", "able", "going", "by", "quickly"}
+_BEFORE_THE_VERB = {"now", "then", "first", "next", "also", "just", "need", "needs", "have", "want", "to", "try",
+                    "go", "ahead", "and", "proceed", "continue", "be", "able", "going", "by", "quickly"}
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"

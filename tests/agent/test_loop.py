@@ -252,6 +252,14 @@ async def test_conversation_continues_from_earlier_messages() -> None:
     assert sent[1:-1] == first.messages and sent[-1] == {"role": "user", "content": "and plus one?"}
 
 
+async def test_a_call_made_earlier_in_the_conversation_may_be_told_of() -> None:
+    first = await run(ScriptedModel(calls(("lookup", {"key": "x"})), answer("x is 41")), task="what is x?")
+    told = "I called the lookup function before: x was 41."
+    model = ScriptedModel(answer(told))
+    result = await run(model, task="what was x again?", messages=first.messages)
+    assert result.text == told and len(model.seen) == 1
+
+
 async def test_cancellation_propagates_promptly() -> None:
     lookup = Lookup(gated=True)
     task = asyncio.ensure_future(run(ScriptedModel(calls(("lookup", {"key": "x"}))), toolbox(lookup=lookup)))
