@@ -56,7 +56,9 @@ class RunState:
     force_tool: str | None = None  # the tool the next model turn is to call (tool_choice)
     forced: set[str] = field(default_factory=set)  # tools forced since the last usable reply
     call_ids: set[str] = field(default_factory=set)
-    succeeded: dict[str, str] = field(default_factory=dict)  # call key → its result, for repeated calls
+    # Call key → its result, for calls repeated before anything else has run: a call that succeeded since may
+    # have changed what the earlier ones would return (an order read again after its quantity changed).
+    succeeded: dict[str, str] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)  # call key → its last error, for repeated failures
 
     @property
@@ -363,6 +365,7 @@ class AgentLoop:
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
         earlier = _read_text(state.messages[:-1])  # what the model had seen before this reply's calls
+        fresh: dict[str, str] = {}
         for call, (output, arguments, duration_ms, repeated) in zip(calls, results):
             text = output.text if len(output.text) <= MAX_TOOL_RESULT_CHARS else \
                 output.text[:MAX_TOOL_RESULT_CHARS] + f"\n…[{len(output.text) - MAX_TOOL_RESULT_CHARS} more cut]"
@@ -380,9 +383,11 @@ class AgentLoop:
                 content = text
             state.messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
             if not output.is_error and not repeated:
-                state.succeeded[key] = text
+                fresh[key] = text
             step = Step(tool=call.name, arguments=arguments if arguments is not None else call.arguments,
                         ok=not output.is_error, preview=text[:PREVIEW_CHARS], duration_ms=round(duration_ms, 3),
                         source=self.toolbox.source(call.name), repeated=repeated)
             state.steps.append(step)
             self._report(f"{call.name} → {'ok' if step.ok else 'error'}: {' '.join(step.preview.split())[:80]}")
+        if fresh:
+            state.succeeded = fresh

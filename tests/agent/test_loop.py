@@ -529,6 +529,23 @@ async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told
     assert repeated.startswith("41\n") and "already made this exact call" in repeated
 
 
+async def test_a_call_repeated_after_another_call_succeeded_runs_again() -> None:
+    lookup = Lookup()
+    runs: list[str] = []
+    original = lookup.run
+
+    async def counted(args: LookupArgs) -> str:
+        runs.append(args.key)
+        return await original(args)
+
+    lookup.run = counted  # type: ignore[method-assign]
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "y"})),
+                          calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "x"})), answer("41"))
+    result = await run(model, toolbox(lookup=lookup))
+    assert runs == ["x", "y", "x"]  # the other call may have changed what x reads
+    assert [s.repeated for s in result.steps] == [False, False, False, True]
+
+
 async def test_a_failed_call_sent_again_unchanged_is_run_and_the_model_told_it_failed_the_same_way() -> None:
     model = ScriptedModel(calls(("lookup", {"key": "missing"})), calls(("lookup", {"key": "missing"})),
                           calls(("lookup", {"key": "x"})), answer("41"))
