@@ -133,6 +133,9 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
                 "(names, numbers, ids, statuses). If the task still needs a tool call, reply with only that call.")
     if problem == "gave_up":  # shown its own refusal and asked again, the 1.5B said it again; without it, it answered
         return "The tool calls above succeeded. Answer the task now from their results, or make the next call it needs."
+    if problem == "gave_up_at_error":  # told the error again and to fix the call, the 1.5B wrote the fixed call
+        return (f'The task is not done: your last reply gave up after the error "{detail}". Fix that call and send '
+                "it again.")
     if problem == "echoed_task":
         return ("Your last reply only repeated the task; it is not an answer. Read the tool results above and "
                 f"answer the task from them in your own words, or call the next tool you need. {how}")

@@ -14,17 +14,19 @@ from sidekick.agent.prompt import PLACEHOLDER, name_words
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
-                       "echoed_task", "narrated", "gave_up"]
+                       "echoed_task", "narrated", "gave_up", "gave_up_at_error"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
-SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated", "gave_up"}
+SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated", "gave_up", "gave_up_at_error"}
 MAX_REFUSAL_CHARS = 200
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _FIRST_PERSON = (r"I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|we need to|"
                  r"next,? I")
-# An intent phrase, or an order at the start of a sentence or clause ("To get the prices, call get_product").
-_INTENT = re.compile(rf"\b(?:{_FIRST_PERSON}|you (?:will |would )?(?:need|have) to|you (?:should|must))\b|"
+# An intent phrase, or an order at the start of a sentence or clause ("To get the prices, call get_product"). The
+# user cannot call the tools, so "you can call get_user" is the model's own next step, left undone.
+_INTENT = re.compile(rf"\b(?:{_FIRST_PERSON}|you (?:will |would )?(?:need|have) to|you (?:should|must)|"
+                     r"you (?:can|could|may) (?:now |then |also )?(?:call|use|invoke|run)(?!:))\b|"
                      r"(?:^\s*|[.!?:;,]\s+)(?:please,?\s+|now,?\s+)?(?:call|use|invoke|run)\b",
                      re.IGNORECASE | re.MULTILINE)
 # The first person telling of a call made ("I called the `get_user` function"), for `claimed_tool`.
@@ -39,6 +41,11 @@ _BEFORE_THE_VERB = {"now", "then", "first", "next", "also", "just", "need", "nee
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
                            r"(?:let's|let me|I will|I'll) (?:try|call it|make the call) again)\b", re.IGNORECASE)
+# A refusal that gives no reason ("I'm sorry, but I can't assist with that."), which small models send after a
+# failed call as if the error ended the task.
+_BARE_REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e)\b[^.!?]*?\b(?:can'?t|cannot|can not|"
+                           r"am unable to|am not able to) (?:help|assist)(?: you)?(?: with (?:that|this|it|your request|"
+                           r"this request))?\W*$", re.IGNORECASE)
 _REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e|unfortunately)\b.*?"
                       r"\b(?:can'?t|cannot|can not|unable|not able)\b", re.IGNORECASE | re.DOTALL)
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
@@ -118,9 +125,13 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
     last = seen.last_result
-    if last is not None and not last.startswith("Error") and len(content) <= MAX_REFUSAL_CHARS \
-            and _REFUSAL.search(content):
-        return Reply(text=content.strip(), problem="gave_up", detail="refused although the calls before it succeeded")
+    if last is not None and len(content) <= MAX_REFUSAL_CHARS:
+        if not last.startswith("Error") and _REFUSAL.search(content):
+            return Reply(text=content.strip(), problem="gave_up",
+                         detail="refused although the calls before it succeeded")
+        if last.startswith("Error") and _BARE_REFUSAL.search(content):
+            error = last.partition("\n")[0].removeprefix("Error:").strip()  # without the loop's own notes
+            return Reply(text=content.strip(), problem="gave_up_at_error", detail=error)
     if seen.task and repeats(content, seen.task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())

@@ -529,6 +529,15 @@ async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told
     assert repeated.startswith("41\n") and "already made this exact call" in repeated
 
 
+async def test_a_refusal_right_after_an_error_is_told_the_error_and_to_fix_the_call() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "missing"})), answer("I'm sorry, but I can't assist with that."),
+                          calls(("lookup", {"key": "x"})), answer("x is 41."))
+    result = await run(model)
+    assert result.text == "x is 41." and [s.ok for s in result.steps] == [False, True]
+    note = model.seen[2][-1]["content"]
+    assert 'gave up after the error "lookup failed: no such key"' in note and "Fix that call" in note
+
+
 async def test_a_call_repeated_after_another_call_succeeded_runs_again() -> None:
     lookup = Lookup()
     runs: list[str] = []

@@ -49,12 +49,12 @@ def test_a_call_like_reply_cut_off_at_the_limit_says_both() -> None:
     ("I will help. The get_user tool is not needed.", None),
     ("Your credit is 62.25.", None),
     ("To pay it, you need to call the `update_user_address` function with your id.", "update_user_address"),
-    ("You can use get_user to see your account.", None),
+    ("You can use get_user to see your account.", "get_user"),
     ("To get your balance, you should call the `get_user` function with your id.", "get_user"),
     ('To get the prices of p_tent and p_stove, call the "get_user" function with their ids.', "get_user"),
     ("Call get_user with u_1 to see it.", "get_user"),
     ("Please use find_user_by_name.", "find_user_by_name"),
-    ("Your account is fine; you can call get_user any time.", None),
+    ("To see your credit, you can call the `get_user` function with the id u_1.", "get_user"),
     ("The tools you can call: get_user, find_user_by_name.", None),
 ])
 def test_an_announced_call_is_one_the_reply_says_it_is_about_to_make(text: str, name: str | None) -> None:
@@ -163,7 +163,7 @@ def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: s
 @pytest.mark.parametrize("text, last_result, gave_up", [
     ("I'm sorry, but I can't assist with that.", '{"status": "pending"}', True),
     ("Sorry, I cannot help with that.", "41", True),
-    ("I'm sorry, but I can't assist with that.", "Error: no order with id 'o_1'", False),  # the error says why
+    ("I'm sorry, but I can't assist with that.", "Error: no order with id 'o_1'", False),  # gave up at an error
     ("I'm sorry, but I can't assist with that.", None, False),  # no tool ran: a refusal may be right
     ("I'm sorry, your order has shipped, so I can't cancel it.", '{"status": "shipped"}', True),
     ("Your order has shipped, so it cannot be cancelled.", '{"status": "shipped"}', False),
@@ -172,3 +172,17 @@ def test_a_bare_refusal_right_after_a_call_that_worked_gave_up(text: str, last_r
                                                                 gave_up: bool) -> None:
     reply = read_reply(ModelTurn(content=text), NAMES, RunSoFar(results=[last_result or ""], last_result=last_result))
     assert (reply.problem == "gave_up") is gave_up
+
+
+@pytest.mark.parametrize("text, gave_up", [
+    ("I'm sorry, but I can't assist with that.", True),
+    ("I apologize, but I can't help you with this request.", True),
+    ("I'm sorry, your order has shipped, so I can't cancel it.", False),  # it says why: an answer
+    ("Sorry, I cannot cancel a shipped order.", False),
+])
+def test_a_refusal_without_a_reason_right_after_an_error_gave_up_at_it(text: str, gave_up: bool) -> None:
+    error = "Error: invalid arguments for get_order: unexpected status\n(This exact call has failed before…)"
+    reply = read_reply(ModelTurn(content=text), NAMES, RunSoFar(results=[error], last_result=error))
+    assert (reply.problem == "gave_up_at_error") is gave_up
+    if gave_up:
+        assert reply.detail == "invalid arguments for get_order: unexpected status"
