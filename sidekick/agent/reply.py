@@ -81,7 +81,8 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
 
     A tool-response block that only quotes a result the run has shown is the model repeating what it read,
     not an invented result, and is left out. A reply that only repeats the task (small models echo the
-    question back after a tool result) is no answer, nor is a bare refusal right after a call that worked.
+    question back after a tool result) is no answer, nor is a refusal right after a call that worked, nor one
+    that gives no reason right after a call that failed.
     """
     content = turn.content or ""
     if turn.tool_calls:
@@ -91,7 +92,7 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     if reading.problem == "invented_tool_result":
         unquoted = _without_quoted_results(content, seen.results)
         if unquoted != content:
-            return read_reply(ModelTurn(content=unquoted, finish_reason=turn.finish_reason), names)
+            return read_reply(ModelTurn(content=unquoted, finish_reason=turn.finish_reason), names, seen)
     if reading.calls:
         copied = next((c.name for c in reading.calls if _has_placeholder(c.arguments)), None)
         if copied is not None:  # the model copied a correction's example call; running it would do harm
@@ -155,7 +156,7 @@ def repeats(reply: str, task: str) -> bool:
     return matcher.real_quick_ratio() >= ECHO_SIMILARITY and matcher.ratio() >= ECHO_SIMILARITY
 
 
-def _without_quoted_results(content: str, results: list[str]) -> str:
+def _without_quoted_results(content: str, results: Sequence[str]) -> str:
     """`content` without the tool-response blocks that quote a real result; unchanged if any block does not."""
     seen = [" ".join(result.split()) for result in results]
     blocks = list(_RESPONSE_BLOCK.finditer(content))

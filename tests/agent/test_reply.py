@@ -186,3 +186,10 @@ def test_a_refusal_without_a_reason_right_after_an_error_gave_up_at_it(text: str
     assert (reply.problem == "gave_up_at_error") is gave_up
     if gave_up:
         assert reply.detail == "invalid arguments for get_order: unexpected status"
+
+
+def test_a_reply_that_quotes_a_result_is_read_against_the_run_without_the_quote() -> None:
+    error = "Error: no order with id 'o_1'"
+    quoted = f"<tool_response>\n{error}\n</tool_response>\nI'm sorry, but I can't assist with that."
+    reply = read_reply(ModelTurn(content=quoted), NAMES, RunSoFar(results=[error], last_result=error))
+    assert reply.problem == "gave_up_at_error" and reply.text == "I'm sorry, but I can't assist with that."
