@@ -46,8 +46,11 @@ _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |upda
 _BARE_REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e)\b[^.!?]*?\b(?:can'?t|cannot|can not|"
                            r"am unable to|am not able to) (?:help|assist)(?: you)?(?: with (?:that|this|it|your request|"
                            r"this request))?\W*$", re.IGNORECASE)
+# A refusal, or a claim that nothing came back ("I apologize, but I did not receive any response from the tool").
 _REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e|unfortunately)\b.*?"
-                      r"\b(?:can'?t|cannot|can not|unable|not able)\b", re.IGNORECASE | re.DOTALL)
+                      r"\b(?:can'?t|cannot|can not|unable|not able|(?:did not|didn'?t|have not|haven'?t|do not|don'?t) "
+                      r"(?:receive|get|see|have)(?: any| a| an| enough)? (?:response|result|information|data|reply))\b",
+                      re.IGNORECASE | re.DOTALL)
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
 _FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Za-z]+[_-][\w-]+\b")
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)

@@ -167,6 +167,9 @@ def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: s
     ("I'm sorry, but I can't assist with that.", None, False),  # no tool ran: a refusal may be right
     ("I'm sorry, your order has shipped, so I can't cancel it.", '{"status": "shipped"}', True),
     ("Your order has shipped, so it cannot be cancelled.", '{"status": "shipped"}', False),
+    ("I apologize, but I did not receive any response from the tool. Could you call it again?", "{}", True),
+    ("I'm sorry, but I didn't receive a response from the shop.", '{"status": "pending"}', True),
+    ("Sorry for the wait: your order is pending.", '{"status": "pending"}', False),
 ])
 def test_a_bare_refusal_right_after_a_call_that_worked_gave_up(text: str, last_result: str | None,
                                                                 gave_up: bool) -> None:
