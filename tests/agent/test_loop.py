@@ -510,7 +510,8 @@ async def test_a_second_overflow_ends_the_run_with_its_kind() -> None:
     assert result.stop_reason == "error" and result.error.kind == "context_overflow" and len(model.seen) == 2
 
 
-async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told() -> None:
+def counting_lookup() -> tuple[Lookup, list[str]]:
+    """A lookup tool and the keys it has been run with."""
     lookup = Lookup()
     runs: list[str] = []
     original = lookup.run
@@ -520,6 +521,11 @@ async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told
         return await original(args)
 
     lookup.run = counted  # type: ignore[method-assign]
+    return lookup, runs
+
+
+async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told() -> None:
+    lookup, runs = counting_lookup()
     model = ScriptedModel(calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "x"})),
                           calls(("lookup", {"key": "missing"})), calls(("lookup", {"key": "missing"})), answer("41"))
     result = await run(model, toolbox(lookup=lookup))
@@ -539,15 +545,7 @@ async def test_a_refusal_right_after_an_error_is_told_the_error_and_to_fix_the_c
 
 
 async def test_a_call_repeated_after_another_call_succeeded_runs_again() -> None:
-    lookup = Lookup()
-    runs: list[str] = []
-    original = lookup.run
-
-    async def counted(args: LookupArgs) -> str:
-        runs.append(args.key)
-        return await original(args)
-
-    lookup.run = counted  # type: ignore[method-assign]
+    lookup, runs = counting_lookup()
     model = ScriptedModel(calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "y"})),
                           calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "x"})), answer("41"))
     result = await run(model, toolbox(lookup=lookup))
