@@ -19,6 +19,7 @@ ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "
 # question to the user that merely mentions a tool, or a task that is its own answer).
 SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated", "gave_up", "gave_up_at_error"}
 MAX_REFUSAL_CHARS = 200
+MAX_QUOTED_ERROR_CHARS = 300  # of the error a correction quotes back
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
 _FIRST_PERSON = (r"I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|we need to|"
@@ -135,6 +136,8 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
                          detail="refused although the calls before it succeeded")
         if last.startswith("Error") and _BARE_REFUSAL.search(content):
             error = last.partition("\n")[0].removeprefix("Error:").strip()  # without the loop's own notes
+            if len(error) > MAX_QUOTED_ERROR_CHARS:
+                error = error[:MAX_QUOTED_ERROR_CHARS] + "…"
             return Reply(text=content.strip(), problem="gave_up_at_error", detail=error)
     if seen.task and repeats(content, seen.task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")

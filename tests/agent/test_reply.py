@@ -196,3 +196,10 @@ def test_a_reply_that_quotes_a_result_is_read_against_the_run_without_the_quote(
     quoted = f"<tool_response>\n{error}\n</tool_response>\nI'm sorry, but I can't assist with that."
     reply = read_reply(ModelTurn(content=quoted), NAMES, RunSoFar(results=[error], last_result=error))
     assert reply.problem == "gave_up_at_error" and reply.text == "I'm sorry, but I can't assist with that."
+
+
+def test_the_error_a_refusal_gave_up_at_is_quoted_short() -> None:
+    error = "Error: " + "x" * 10_000
+    reply = read_reply(ModelTurn(content="I'm sorry, but I can't help with that."), NAMES,
+                       RunSoFar(results=[error], last_result=error))
+    assert reply.problem == "gave_up_at_error" and len(reply.detail) < 400
