@@ -44,11 +44,12 @@ _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |upda
                            r"(?:let's|let me|I will|I'll) (?:try|call it|make the call) again)\b", re.IGNORECASE)
 # A refusal that gives no reason ("I'm sorry, but I can't assist with that."), which small models send after a
 # failed call as if the error ended the task.
-_BARE_REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e)\b[^.!?]*?\b(?:can'?t|cannot|can not|"
-                           r"am unable to|am not able to) (?:help|assist)(?: you)?(?: with (?:that|this|it|your request|"
-                           r"this request))?\W*$", re.IGNORECASE)
+_SORRY = r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e"
+_BARE_REFUSAL = re.compile(rf"{_SORRY})\b[^.!?]*?\b(?:can'?t|cannot|can not|am unable to|am not able to) "
+                           r"(?:help|assist)(?: you)?(?: with (?:that|this|it|your request|this request))?\W*$",
+                           re.IGNORECASE)
 # A refusal, or a claim that nothing came back ("I apologize, but I did not receive any response from the tool").
-_REFUSAL = re.compile(r"^\W*(?:I'?m sorry|I am sorry|sorry|I apologi[sz]e|unfortunately)\b.*?"
+_REFUSAL = re.compile(rf"{_SORRY}|unfortunately)\b.*?"
                       r"\b(?:can'?t|cannot|can not|unable|not able|(?:did not|didn'?t|have not|haven'?t|do not|don'?t) "
                       r"(?:receive|get|see|have)(?: any| a| an| enough)? (?:response|result|information|data|reply))\b",
                       re.IGNORECASE | re.DOTALL)
@@ -178,15 +179,21 @@ def next_step_tools(text: str, tool_names: Iterable[str]) -> list[str]:
     that begins a tool's name. Several tools begin with that verb: the ones the sentence names more of."""
     named = [(name, words) for name, words in ((n, name_words(n)) for n in tool_names) if words]
     for match in _NEXT_STEP.finditer(text):
-        rest = text[match.end():match.end() + 80]
-        end = _SENTENCE_END.search(rest)
-        said = [w.lower() for w in re.findall(r"[A-Za-z]+", rest[:end.start()] if end else rest)]
+        said = [w.lower() for w in re.findall(r"[A-Za-z]+", _sentence_after(text, match, 80))]
         act = next((w for w in said if w not in _BEFORE_THE_VERB), "")
         doing = [(name, words) for name, words in named if act in _verb_forms(words[0])]
         if doing:
-            best = max(len(set(said).intersection(words[1:])) for _, words in doing)
-            return [name for name, words in doing if len(set(said).intersection(words[1:])) == best]
+            overlap = {name: len(set(said).intersection(words[1:])) for name, words in doing}
+            best = max(overlap.values())
+            return [name for name in overlap if overlap[name] == best]
     return []
+
+
+def _sentence_after(text: str, match: re.Match[str], limit: int) -> str:
+    """What follows `match` in its sentence, at most `limit` characters of it."""
+    rest = text[match.end():match.end() + limit]
+    end = _SENTENCE_END.search(rest)
+    return rest[:end.start()] if end else rest
 
 
 def _verb_forms(verb: str) -> set[str]:
@@ -230,9 +237,7 @@ def claimed_tool(text: str, tool_names: Iterable[str], called: AbstractSet[str])
 
 def _tool_after(phrase: re.Pattern[str], text: str, names: set[str]) -> str | None:
     for match in phrase.finditer(text):
-        rest = text[match.end():match.end() + 160]
-        end = _SENTENCE_END.search(rest)
-        for name in re.findall(r"[A-Za-z_][\w-]*", rest[:end.start()] if end else rest):
+        for name in re.findall(r"[A-Za-z_][\w-]*", _sentence_after(text, match, 160)):
             if name in names:
                 return name
     return None
