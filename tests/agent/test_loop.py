@@ -426,22 +426,16 @@ async def test_an_announcement_naming_a_tool_after_a_vaguer_one_gets_that_tool_f
     assert result.text == named and [s.tool for s in result.steps] == ["lookup", "add"]
 
 
-async def test_a_next_step_that_one_tool_does_gets_that_tool_forced() -> None:
-    step = "Now that I have the key, I can proceed to adding the numbers."
-    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(step), calls(("add", {"a": 41, "b": 1})),
+@pytest.mark.parametrize("reply, said", [
+    ("Now that I have the key, I can proceed to adding the numbers.", "a call of add"),  # a next step, by its verb
+    ("I called the `add` function with 41 and 1, and it returned the sum.", "never called it"),  # a call not made
+])
+async def test_a_reply_that_points_at_one_tool_without_calling_it_gets_that_tool_forced(reply: str, said: str) -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(reply), calls(("add", {"a": 41, "b": 1})),
                           answer("42."))
     result = await run(model)
     assert model.tool_choices == [None, None, "add", None] and result.text == "42."
-    assert "a call of add" in model.seen[2][-1]["content"]
-
-
-async def test_a_call_the_reply_tells_of_but_the_run_never_made_gets_that_tool_forced() -> None:
-    claim = "I called the `add` function with 41 and 1, and it returned the sum."
-    model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(claim), calls(("add", {"a": 41, "b": 1})),
-                          answer("42."))
-    result = await run(model)
-    assert model.tool_choices == [None, None, "add", None] and result.text == "42."
-    assert "never called it" in model.seen[2][-1]["content"]
+    assert said in model.seen[2][-1]["content"]
 
 
 async def test_an_answer_that_tells_of_the_calls_instead_of_their_results_is_corrected_once() -> None:
