@@ -5,6 +5,8 @@ the OpenAI-compatible model list (vLLM `max_model_len`, OpenRouter `context_leng
 (the per-slot `n_ctx`), LM Studio's `/api/v1/models` (the loaded instance's `context_length`), Ollama's
 `/api/ps` (the running model's `context_length`) and `/api/show` (`num_ctx`, else the model's trained length
 capped at Ollama's smallest default, since Ollama silently truncates a prompt past its runtime window).
+The same probe tells a llama.cpp server apart (its model list, or `/props`): the model adapter asks for a
+forced call in the form llama.cpp honours.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ _discovered: dict[Key, tuple[int | None, float]] = {}
 _learned: dict[Key, int] = {}
 _scale: dict[Key, float] = {}
 _inflight: dict[tuple[int, str, str], asyncio.Future[int | None]] = {}
+_llama_cpp: set[Key] = set()
 
 
 def endpoint_key(base_url: str, model: str) -> Key:
@@ -123,9 +126,12 @@ async def _probe(client: Any, base_url: str, model: str) -> int | None:
     except Exception as exc:  # not every server lists models; the others may still answer
         log.debug("context discovery: %s/models failed: %s", base_url, type(exc).__name__)
         listed, llama = None, False
+    if llama:
+        _llama_cpp.add(endpoint_key(base_url, model))
     if listed is not None and not llama:
         return listed
-    steps = [(f"{root}/props", None, _from_props)]
+    props = f"{root}/props"
+    steps = [(props, None, _from_props)]
     if not llama:
         steps += [(f"{root}/api/v1/models", None, lambda data: _from_lm_studio(data, model)),
                   (f"{root}/api/ps", None, lambda data: _from_ollama_ps(data, model)),
@@ -139,6 +145,8 @@ async def _probe(client: Any, base_url: str, model: str) -> int | None:
             log.debug("context discovery: %s failed: %s", url, type(exc).__name__)
             continue
         if window is not None:
+            if url == props:
+                _llama_cpp.add(endpoint_key(base_url, model))
             return window
     return listed
 
@@ -234,7 +242,13 @@ def prompt_budget(base_url: str, model: str, window: int, max_tokens: int | None
     return max(0, int((window - (max_tokens or 0) - margin) / scale) - tools_tokens(tools))
 
 
+def is_llama_cpp(base_url: str, model: str) -> bool:
+    """Whether discovery found a llama.cpp server at the endpoint (False before it ran)."""
+    return endpoint_key(base_url, model) in _llama_cpp
+
+
 def forget() -> None:
-    """Drop every discovered and learned window (tests; a process whose endpoints were reconfigured)."""
-    for cache in (_discovered, _learned, _scale):
+    """Drop every discovered and learned window and what was learned of the server (tests; a process whose
+    endpoints were reconfigured)."""
+    for cache in (_discovered, _learned, _scale, _llama_cpp):
         cache.clear()

@@ -316,6 +316,8 @@ class AgentLoop:
         state.note_at = len(state.messages)
         state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
                                                                      specs, max_tokens, reply.tool)})
+        log.info("reply not usable (%s: %s); asked again%s", reply.problem, reply.detail,
+                 f", with a call of {reply.tool} forced" if forced else "")
         self._report(f"model reply not usable ({reply.problem}): asked again")
 
     @staticmethod

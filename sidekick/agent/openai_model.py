@@ -183,7 +183,7 @@ class OpenAIChatModel:
                 "name": t["name"], "description": t.get("description", ""), "parameters": t["inputSchema"]}}
                 for t in tools]
             if tool_choice is not None:
-                request["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
+                request.update(self._forced_call(tool_choice, tools))
             if s.parallel_tool_calls is not None:  # some endpoints reject the field: only when asked
                 request["parallel_tool_calls"] = s.parallel_tool_calls
         if s.temperature is not None:
@@ -196,6 +196,18 @@ class OpenAIChatModel:
             request["stream"] = True
             request["stream_options"] = {"include_usage": True}
         return request
+
+    def _forced_call(self, name: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
+        """What makes the turn a call of `name`. llama.cpp drops an object `tool_choice` with a warning (it takes
+        only "auto", "none" or "required", and with the models it runs even "required" yields prose), so there a
+        JSON schema of the call constrains the reply to `{"name": …, "arguments": …}`, which the text-call
+        parser reads as the call."""
+        spec = next((t for t in tools if t["name"] == name), None)
+        if spec is None or not context.is_llama_cpp(self.settings.base_url, self.settings.model):
+            return {"tool_choice": {"type": "function", "function": {"name": name}}}
+        schema = {"type": "object", "properties": {"name": {"const": name}, "arguments": spec["inputSchema"]},
+                  "required": ["name", "arguments"]}
+        return {"response_format": {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": schema}}}
 
     async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
         """Estimated tokens the messages may use beside `tools`, or None when the window is unknown."""
@@ -218,6 +230,11 @@ class OpenAIChatModel:
                                        exc.prompt_tokens, estimate, self.settings.max_tokens)
                 raise
             except ModelError as exc:
+                if exc.kind == "bad_request" and "response_format" in request:
+                    # a schema the server cannot turn into a grammar: the turn goes unforced rather than failing
+                    log.info("%s; sending the turn again without the forced call's schema", exc.message)
+                    request = {k: v for k, v in request.items() if k != "response_format"}
+                    continue
                 delay = self._retry_delay(exc, attempt, deadline)
                 if delay is None:
                     raise

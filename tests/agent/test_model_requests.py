@@ -53,6 +53,43 @@ def test_a_forced_tool_is_sent_as_a_named_tool_choice() -> None:
     assert "tool_choice" not in model_at("http://127.0.0.1:9/v1")._request(ASK, tools)
 
 
+LLAMA_CPP = {"GET /v1/models": (200, {"object": "list", "data": [{"id": "m", "owned_by": "llamacpp"}]}),
+             "GET /props": (200, {"default_generation_settings": {"n_ctx": 8192}})}
+LOOKUP = {"name": "get_user", "inputSchema": {"type": "object", "properties": {"user_id": {"type": "string"}},
+                                              "required": ["user_id"]}}
+
+
+async def test_llama_cpp_is_forced_with_a_json_schema_of_the_call() -> None:
+    # llama.cpp drops an object tool_choice; a response_format schema is what it enforces
+    call = '{"name": "get_user", "arguments": {"user_id": "u_1"}}'
+    with Endpoint({**LLAMA_CPP, CHAT: (200, completion(call))}) as endpoint:
+        model = model_at(endpoint.base_url)
+        await model.prompt_budget([LOOKUP])  # discovery, as every fitted turn does first
+        turn = await model.complete(ASK, [LOOKUP], 10, tool_choice="get_user")
+        await model.complete(ASK, [LOOKUP], 10)
+    forced, free = [s.body for s in endpoint.seen if s.path == "/v1/chat/completions"]
+    assert "tool_choice" not in forced and turn.content == call
+    assert forced["response_format"] == {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": {
+        "type": "object", "properties": {"name": {"const": "get_user"}, "arguments": LOOKUP["inputSchema"]},
+        "required": ["name", "arguments"]}}}
+    assert "response_format" not in free and "tool_choice" not in free
+
+
+async def test_a_forced_call_schema_the_server_rejects_is_sent_again_unforced() -> None:
+    def chat(body: Any) -> Any:
+        if "response_format" in body:
+            return 400, {"error": {"message": "failed to parse grammar", "type": "invalid_request_error"}}
+        return 200, completion("a plain answer")
+
+    with Endpoint({**LLAMA_CPP, CHAT: chat}) as endpoint:
+        model = model_at(endpoint.base_url)
+        await model.prompt_budget([LOOKUP])
+        turn = await model.complete(ASK, [LOOKUP], 10, tool_choice="get_user")
+    sent = [s.body for s in endpoint.seen if s.path == "/v1/chat/completions"]
+    assert turn.content == "a plain answer"
+    assert ["response_format" in body for body in sent] == [True, False]
+
+
 def test_openai_itself_gets_max_completion_tokens() -> None:
     request = model_at("https://api.openai.com/v1")._request(ASK, [])
     assert request["max_completion_tokens"] == DEFAULT_MAX_TOKENS and "max_tokens" not in request
