@@ -33,11 +33,14 @@ class ChatModel(Protocol):
 
     Implementations raise `sidekick.errors.ModelError` for endpoint failures and nothing else. The loop
     passes `tool_choice` (the name of the one tool the reply is to call) only when it forces a call; a
-    model that cannot force one may ignore it.
+    model that cannot force one may ignore it. It passes `call_schema` (the JSON schema of a call written as
+    `{"name": …, "arguments": …}`, from `sidekick.agent.grounding`) only to a model whose optional
+    `grounds_calls()` says it can hold the reply to one.
     """
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None, tool_choice: str | None = None) -> ModelTurn: ...
+                       timeout_s: float | None, tool_choice: str | None = None,
+                       call_schema: dict[str, Any] | None = None) -> ModelTurn: ...
 
     async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
         """Estimated tokens (`sidekick.agent.tokens`) the messages may use with these tools, or None when the

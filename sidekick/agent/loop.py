@@ -6,12 +6,12 @@ import asyncio
 import functools
 import json
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
+from sidekick.agent.grounding import call_schema, known_ids, unseen_ids
 from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, guessed_value_note, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, RunSoFar, read_reply
@@ -121,30 +121,6 @@ def _distinct_calls(calls: list[ToolCall]) -> list[ToolCall]:
     return distinct
 
 
-ID_NAME = re.compile(r"(?:^|[_-])(?:[Uu]?[Uu])?[Ii][Dd][Ss]?$|[a-z0-9](?:I[Dd]|Uuid)s?$")  # id, user_id, orderId, uuid
-
-
-def _id_arguments(arguments: dict[str, Any]) -> list[tuple[str, str]]:
-    """The (name, value) pairs of arguments named like ids (`id`, `user_id`, `orderId`, `item_ids`)."""
-    pairs = []
-    for name, value in arguments.items():
-        if not ID_NAME.search(name):
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, (str, int)) and not isinstance(item, bool) and str(item).strip():
-                pairs.append((name, str(item).strip()))
-    return pairs
-
-
-def _unseen_ids(arguments: dict[str, Any] | None, seen: Callable[[], str]) -> list[tuple[str, str]]:
-    """Id arguments whose value appears nowhere in `seen()` (what the model had read): it made them up."""
-    pairs = _id_arguments(arguments or {})
-    if not pairs:
-        return []
-    text = seen()
-    return [(name, value) for name, value in pairs if value not in text]
-
-
 def _read_text(messages: list[dict[str, Any]]) -> Callable[[], str]:
     """The messages' contents as one text, joined on first use only (it is needed after a failed call)."""
     @functools.cache
@@ -251,6 +227,8 @@ class AgentLoop:
                 continue
             state.drop_note()  # it did its work; left in, the model answered later turns with empty replies
             state.forced.clear()
+            if reply.calls:
+                reply = await self._grounded(reply, params, specs, state, deadline) or reply
             reply.calls = _distinct_calls(reply.calls)
             self._give_unique_ids(reply.calls, state)
             # The prose around calls written as text stays out of the transcript: shown its own "Here's the
@@ -271,14 +249,43 @@ class AgentLoop:
             await self._run_calls(reply.calls, state)
         return "max_steps"
 
+    async def _grounded(self, reply: Reply, params: RunParams, specs: list[dict[str, Any]], state: RunState,
+                        deadline: float | None) -> Reply | None:
+        """The turn asked again, its calls' ids limited to those the run has shown, when a call made one up
+        and the endpoint can hold a reply to a schema: the made-up call never runs (it may be a write)."""
+        grounds = getattr(self.model, "grounds_calls", None)
+        if grounds is None or not grounds():
+            return None
+        seen = _read_text(state.messages)
+        made_up = [pair for call in reply.calls for pair in unseen_ids(parse_arguments(call.arguments)[0], seen)]
+        if not made_up:
+            return None
+        shown = [m["content"] for m in state.messages if isinstance(m.get("content"), str) and (
+            m.get("role") in ("system", "user") or (m.get("role") == "tool" and not m["content"].startswith("Error")))]
+        names = {s["name"] for s in specs}
+        ids = [token for token in known_ids(shown) if token not in names]  # prompts name tools: not ids
+        schema = call_schema(specs, ids)
+        if schema is None:  # every tool needs an id and the run has shown none
+            return None
+        log.info("a call made up %s; asked again with ids limited to the %d the run has shown",
+                 ", ".join(f"{name}={value!r}" for name, value in made_up[:3]), len(ids))
+        turn = await self._complete(params, specs, state, deadline, call_schema=schema)
+        state.model_turns += 1
+        if turn.usage is not None:
+            state.usage.add(turn.usage)
+        again = read_reply(turn, [s["name"] for s in specs], state.so_far(params.task))
+        return again if again.calls and again.problem is None else None
+
     async def _complete(self, params: RunParams, specs: list[dict[str, Any]], state: RunState,
-                        deadline: float | None) -> ModelTurn:
+                        deadline: float | None, call_schema: dict[str, Any] | None = None) -> ModelTurn:
         """One model turn on the transcript fitted to the endpoint's window. An overflow (the window was
         unknown, or the estimate low) has taught the adapter the window: the second fit holds."""
         def remaining() -> float | None:
             return None if deadline is None else max(0.001, deadline - time.monotonic())
 
-        forcing = {"tool_choice": state.force_tool} if state.force_tool else {}
+        forcing: dict[str, Any] = {"tool_choice": state.force_tool} if state.force_tool else {}
+        if call_schema is not None:
+            forcing["call_schema"] = call_schema
         state.force_tool = None
 
         async def send() -> ModelTurn:
@@ -378,7 +385,7 @@ class AgentLoop:
                 content = text if text.startswith("Error") else "Error: " + text
                 if state.failed.get(key) == text:
                     content += "\n" + FAILED_AGAIN_NOTE
-                elif guessed := _unseen_ids(arguments, earlier):
+                elif guessed := unseen_ids(arguments, earlier):
                     content += "\n" + guessed_value_note(guessed)
                 state.failed[key] = text
             else:

@@ -20,7 +20,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from sidekick.agent import context, response_cap
+from sidekick.agent import context, grounding, response_cap
 from sidekick.agent.chat import ModelTurn, ToolCall
 from sidekick.agent.model_settings import ResolvedModelSettings
 from sidekick.agent.tokens import message_tokens, tools_tokens
@@ -159,6 +159,10 @@ def map_openai_error(exc: Exception, settings: ResolvedModelSettings) -> ModelEr
     return ModelError(f"The model endpoint {where} failed: {type(exc).__name__}: {detail}", kind="error")
 
 
+def _schema_format(schema: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": schema}}
+
+
 def _usage(raw: Any) -> Usage | None:
     """The usage of a completion (its JSON object) or of a stream's chunk (the client's model of it)."""
     if raw is None:
@@ -174,15 +178,17 @@ class OpenAIChatModel:
     def __init__(self, settings: ResolvedModelSettings) -> None:
         self.settings = settings
 
-    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                 tool_choice: str | None = None) -> dict[str, Any]:
+    def _request(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], tool_choice: str | None = None,
+                 call_schema: dict[str, Any] | None = None) -> dict[str, Any]:
         s = self.settings
         request: dict[str, Any] = {"model": s.model, "messages": messages}
         if tools:
             request["tools"] = [{"type": "function", "function": {
                 "name": t["name"], "description": t.get("description", ""), "parameters": t["inputSchema"]}}
                 for t in tools]
-            if tool_choice is not None:
+            if call_schema is not None:
+                request["response_format"] = _schema_format(call_schema)
+            elif tool_choice is not None:
                 request.update(self._forced_call(tool_choice, tools))
             if s.parallel_tool_calls is not None:  # some endpoints reject the field: only when asked
                 request["parallel_tool_calls"] = s.parallel_tool_calls
@@ -197,17 +203,21 @@ class OpenAIChatModel:
             request["stream_options"] = {"include_usage": True}
         return request
 
+    def grounds_calls(self) -> bool:
+        """Whether the endpoint holds a reply to a call's JSON schema (`call_schema`): llama.cpp, once
+        discovery has seen it. Other servers' handling of a schema beside tools is untested, so they are not
+        asked."""
+        return context.is_llama_cpp(self.settings.base_url, self.settings.model)
+
     def _forced_call(self, name: str, tools: list[dict[str, Any]]) -> dict[str, Any]:
         """What makes the turn a call of `name`. llama.cpp drops an object `tool_choice` with a warning (it takes
         only "auto", "none" or "required", and with the models it runs even "required" yields prose), so there a
         JSON schema of the call constrains the reply to `{"name": …, "arguments": …}`, which the text-call
         parser reads as the call."""
-        spec = next((t for t in tools if t["name"] == name), None)
-        if spec is None or not context.is_llama_cpp(self.settings.base_url, self.settings.model):
+        spec = [t for t in tools if t["name"] == name]
+        if not spec or not self.grounds_calls():
             return {"tool_choice": {"type": "function", "function": {"name": name}}}
-        schema = {"type": "object", "properties": {"name": {"const": name}, "arguments": spec["inputSchema"]},
-                  "required": ["name", "arguments"]}
-        return {"response_format": {"type": "json_schema", "json_schema": {"name": "tool_call", "schema": schema}}}
+        return {"response_format": _schema_format(grounding.call_schema(spec))}
 
     async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
         """Estimated tokens the messages may use beside `tools`, or None when the window is unknown."""
@@ -217,8 +227,9 @@ class OpenAIChatModel:
         return None if window is None else context.prompt_budget(s.base_url, s.model, window, s.max_tokens, tools)
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None, tool_choice: str | None = None) -> ModelTurn:
-        request = self._request(messages, tools, tool_choice)
+                       timeout_s: float | None, tool_choice: str | None = None,
+                       call_schema: dict[str, Any] | None = None) -> ModelTurn:
+        request = self._request(messages, tools, tool_choice, call_schema)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         attempt = 0
         while True:

@@ -28,26 +28,34 @@ def calls(*pairs: tuple[str, Any], content: str | None = None, tokens: int = 10)
 class ScriptedModel:
     made: list[ScriptedModel] = []  # this test's models, checked and cleared when it ends
 
-    def __init__(self, *steps: Step, budget: int | None = None, allow_unused: bool = False) -> None:
+    def __init__(self, *steps: Step, budget: int | None = None, allow_unused: bool = False,
+                 grounds: bool = False) -> None:
         self.steps = list(steps)
+        self.grounds = grounds  # what grounds_calls() answers: whether a call's schema holds the reply
         self.budget = budget  # what prompt_budget() answers: None is an unknown context window
         self.allow_unused = allow_unused
         ScriptedModel.made.append(self)
         self.seen: list[list[dict[str, Any]]] = []
         self.tools_seen: list[list[dict[str, Any]]] = []
         self.tool_choices: list[str | None] = []  # the tool each call forced, if any
+        self.call_schemas: list[dict[str, Any] | None] = []  # the call schema each call was held to, if any
         self.started = asyncio.Event()
 
     async def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]],
-                       timeout_s: float | None, tool_choice: str | None = None) -> ModelTurn:
+                       timeout_s: float | None, tool_choice: str | None = None,
+                       call_schema: dict[str, Any] | None = None) -> ModelTurn:
         self.started.set()
         self.tool_choices.append(tool_choice)
+        self.call_schemas.append(call_schema)
         if len(self.seen) >= len(self.steps):
             raise AssertionError(f"unexpected model call #{len(self.seen) + 1}; last message: {messages[-1]}")
         step = self.steps[len(self.seen)]
         self.seen.append([dict(m) for m in messages])
         self.tools_seen.append(tools)
         return step(messages) if callable(step) else step
+
+    def grounds_calls(self) -> bool:
+        return self.grounds
 
     async def prompt_budget(self, tools: list[dict[str, Any]]) -> int | None:
         return self.budget

@@ -586,6 +586,35 @@ async def test_a_failed_call_with_a_made_up_id_is_told_the_value_appears_nowhere
     assert found == '{"email": "a@b.c"}' and result.text == "a@b.c"
 
 
+async def test_a_call_with_a_made_up_id_is_asked_again_held_to_the_ids_shown_and_never_runs() -> None:
+    ran: list[dict[str, Any]] = []
+
+    async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        ran.append(arguments)
+        return {"content": [{"type": "text", "text": '{"email": "a@b.c"}'}]}
+
+    by_id = {"type": "object", "properties": {"user_id": {"type": "string"}}, "required": ["user_id"]}
+    specs = [ToolSpec(name="get_user", description="A user by id", input_schema=by_id)]
+    model = ScriptedModel(calls(("get_user", {"user_id": "u_12345"})),
+                          ModelTurn(content='{"name": "get_user", "arguments": {"user_id": "u_7"}}'),
+                          answer("a@b.c"), grounds=True)
+    result = await run(model, toolbox(host, specs), task="Email of Ann? Her id is u_7.")
+    assert ran == [{"user_id": "u_7"}] and result.text == "a@b.c"
+    held = model.call_schemas[1]["anyOf"]
+    assert {o["properties"]["name"]["const"] for o in held} == {"get_user", "add", "lookup"}
+    user = next(o for o in held if o["properties"]["name"]["const"] == "get_user")
+    assert user["properties"]["arguments"]["properties"]["user_id"]["enum"] == ["u_7"]
+    assert model.call_schemas[0] is None and model.call_schemas[2] is None
+    assert [m.get("tool_calls", [{}])[0].get("function", {}).get("arguments") for m in result.messages
+            if m["role"] == "assistant" and m.get("tool_calls")] == ['{"user_id": "u_7"}']
+
+
+async def test_a_made_up_id_runs_as_it_is_where_the_model_cannot_be_held_to_a_schema() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "x", "order_id": "o_1"})), answer("41"))
+    result = await run(model)
+    assert model.call_schemas == [None, None] and [s.tool for s in result.steps] == ["lookup"]
+
+
 async def test_a_refusal_after_a_call_that_worked_is_replaced_by_a_nudge_once() -> None:
     refusal = "I'm sorry, but I can't assist with that."
     model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(refusal), answer("x is 41."))
