@@ -262,30 +262,31 @@ class AgentLoop:
             return None
         shown = [m["content"] for m in state.messages if isinstance(m.get("content"), str) and (
             m.get("role") in ("system", "user") or (m.get("role") == "tool" and not m["content"].startswith("Error")))]
-        names = {s["name"] for s in specs}
+        names = [s["name"] for s in specs]
         ids = [token for token in known_ids(shown) if token not in names]  # prompts name tools: not ids
         schema = call_schema(specs, ids)
         if schema is None:  # every tool needs an id and the run has shown none
             return None
         log.info("a call made up %s; asked again with ids limited to the %d the run has shown",
                  ", ".join(f"{name}={value!r}" for name, value in made_up[:3]), len(ids))
-        turn = await self._complete(params, specs, state, deadline, call_schema=schema)
+        turn = await self._complete(params, specs, state, deadline, schema)
         state.model_turns += 1
         if turn.usage is not None:
             state.usage.add(turn.usage)
-        again = read_reply(turn, [s["name"] for s in specs], state.so_far(params.task))
+        again = read_reply(turn, names, state.so_far(params.task))
         return again if again.calls and again.problem is None else None
 
     async def _complete(self, params: RunParams, specs: list[dict[str, Any]], state: RunState,
-                        deadline: float | None, call_schema: dict[str, Any] | None = None) -> ModelTurn:
-        """One model turn on the transcript fitted to the endpoint's window. An overflow (the window was
-        unknown, or the estimate low) has taught the adapter the window: the second fit holds."""
+                        deadline: float | None, schema: dict[str, Any] | None = None) -> ModelTurn:
+        """One model turn on the transcript fitted to the endpoint's window, held to a call's `schema` if given.
+        An overflow (the window was unknown, or the estimate low) has taught the adapter the window: the
+        second fit holds."""
         def remaining() -> float | None:
             return None if deadline is None else max(0.001, deadline - time.monotonic())
 
         forcing: dict[str, Any] = {"tool_choice": state.force_tool} if state.force_tool else {}
-        if call_schema is not None:
-            forcing["call_schema"] = call_schema
+        if schema is not None:
+            forcing["call_schema"] = schema
         state.force_tool = None
 
         async def send() -> ModelTurn:
