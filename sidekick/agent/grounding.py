@@ -1,8 +1,10 @@
-"""Ids the model has read versus ids it made up, and the JSON schema of a call that can only use the former.
+"""Ids the model has read versus ids it made up, and the JSON schema of a call.
 
 Small models open a task about "my delivered order" with `get_order("o_12345")`: an id that appears nowhere
-the model could have read it. The loop spots such calls here, and an endpoint that can constrain its output
-to a schema is asked the turn again with every id argument limited to the ids the run has shown.
+the model could have read it. The loop spots such calls here. When the run has shown no id at all, every id
+in a call is made up, and an endpoint that can constrain its output to a schema is asked the turn again held
+to the tools that need no id (the lookups). Holding id arguments to the ids shown, tried before, made it
+worse on the 1.5B: it put ids of one kind into arguments of another (`get_product("o_1012")`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 ID_NAME = re.compile(r"(?:^|[_-])(?:[Uu]?[Uu])?[Ii][Dd][Ss]?$|[a-z0-9](?:I[Dd]|Uuid)s?$")  # id, user_id, orderId, uuid
-# A token that may be an id: a word with a digit or an underscore in it (o_1003, 7f3a-9c, SUMMER20); not a
-# hyphenated word ("outdoor-gear" in a system prompt, which the 1.5B held to the ids sent as an order id).
-_ID_TOKEN = re.compile(r"(?<![\w.-])(?=[\w.-]*[\d_])[A-Za-z0-9][\w.-]{0,62}[A-Za-z0-9](?![\w-])")
-MAX_KNOWN_IDS = 200  # a bigger enum makes the endpoint's grammar slow to build and the schema long
+# A token that may be an id: a word with a letter and a digit or an underscore in it (o_1003, 7f3a-9c,
+# SUMMER20), or a number of four digits or more (an order number, a zip code); not a hyphenated word
+# ("outdoor-gear") nor a small number or an amount ("within 30 days", "62.25").
+_ID_TOKEN = re.compile(r"(?<![\w.-])(?:(?=[\w.-]*[A-Za-z])(?=[\w.-]*[\d_])[A-Za-z0-9][\w.-]{0,62}[A-Za-z0-9]|\d{4,})"
+                       r"(?![\w-]|\.\d)")
 
 
 def id_arguments(arguments: dict[str, Any]) -> list[tuple[str, str]]:
@@ -38,56 +41,35 @@ def unseen_ids(arguments: dict[str, Any] | None, seen: Callable[[], str]) -> lis
     return [(name, value) for name, value in pairs if value not in text]
 
 
-def known_ids(texts: Iterable[str]) -> list[str]:
-    """The id-like tokens of `texts` (the task, the host's context, tool results that worked), first seen first."""
-    found: dict[str, None] = {}
-    for text in texts:
-        for token in _ID_TOKEN.findall(text):
-            found.setdefault(token, None)
-            if len(found) >= MAX_KNOWN_IDS:
-                return list(found)
-    return list(found)
+def shows_an_id(texts: Iterable[str], besides: Iterable[str] = ()) -> bool:
+    """Whether `texts` (the task, the host's context, tool results that worked) hold an id-like token other
+    than those in `besides` (tool names, which prompts mention)."""
+    others = set(besides)
+    return any(token not in others for text in texts for token in _ID_TOKEN.findall(text))
 
 
-def call_schema(tools: Sequence[dict[str, Any]], ids: Sequence[str] | None = None) -> dict[str, Any] | None:
+def call_schema(tools: Sequence[dict[str, Any]], needing_no_id: bool = False) -> dict[str, Any] | None:
     """The JSON schema of one call, `{"name": …, "arguments": …}`, of any of `tools` (specs with `inputSchema`).
 
-    With `ids`, every string argument named like an id must be one of them, and a tool that requires such an
-    argument is left out when there are none; None when no tool is left.
+    `needing_no_id`: only of the tools none of whose required arguments is named like an id (an array of
+    objects with one counts); None when no tool is left.
     """
-    options = []
-    for spec in tools:
-        arguments = spec.get("inputSchema") or {"type": "object"}
-        if ids is not None:
-            arguments = _grounded(arguments, list(ids))
-            if arguments is None:
-                continue
-        options.append({"type": "object", "properties": {"name": {"const": spec["name"]}, "arguments": arguments},
-                        "required": ["name", "arguments"]})
+    options = [{"type": "object", "properties": {"name": {"const": spec["name"]},
+                                                 "arguments": spec.get("inputSchema") or {"type": "object"}},
+                "required": ["name", "arguments"]}
+               for spec in tools if not (needing_no_id and _needs_an_id(spec.get("inputSchema") or {}))]
     if not options:
         return None
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
-def _grounded(schema: dict[str, Any], ids: list[str]) -> dict[str, Any] | None:
-    """`schema` with its id-named string properties (also those of objects in arrays) limited to `ids`; None
-    when one of them is required and `ids` is empty."""
-    required = set(schema.get("required") or ())
-    properties = dict(schema.get("properties") or {})  # new dicts where held: specs often share one {"type": …}
-    for name, prop in properties.items():
-        held: dict[str, Any] | None = prop
-        if not isinstance(prop, dict):
-            continue
-        if prop.get("type") == "string" and ID_NAME.search(name):
-            held = {**prop, "enum": ids} if ids else None
-        elif prop.get("type") == "array" and isinstance(prop.get("items"), dict):
-            items = _grounded(prop["items"], ids)
-            held = None if items is None else {**prop, "items": items}
-        elif prop.get("type") == "object" and prop.get("properties"):
-            held = _grounded(prop, ids)
-        if held is None:
-            if name in required:
-                return None
-            held = prop  # an optional id with none known: left free rather than dropped
-        properties[name] = held
-    return {**schema, "properties": properties} if "properties" in schema else schema
+def _needs_an_id(schema: dict[str, Any]) -> bool:
+    properties = schema.get("properties") or {}
+    for name in schema.get("required") or ():
+        prop = properties.get(name)
+        if ID_NAME.search(str(name)):
+            return True
+        inner = prop.get("items") if isinstance(prop, dict) and prop.get("type") == "array" else prop
+        if isinstance(inner, dict) and inner.get("type") == "object" and _needs_an_id(inner):
+            return True
+    return False

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
-from sidekick.agent.grounding import call_schema, known_ids, unseen_ids
+from sidekick.agent.grounding import call_schema, shows_an_id, unseen_ids
 from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, guessed_value_note, system_prompt
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, RunSoFar, read_reply
@@ -251,8 +251,8 @@ class AgentLoop:
 
     async def _grounded(self, reply: Reply, params: RunParams, specs: list[dict[str, Any]], state: RunState,
                         deadline: float | None) -> Reply | None:
-        """The turn asked again, its calls' ids limited to those the run has shown, when a call made one up
-        and the endpoint can hold a reply to a schema: the made-up call never runs (it may be a write)."""
+        """The turn asked again, held to the tools that need no id, when a call made up an id before the run
+        has shown any and the endpoint can hold a reply to a schema: the made-up call never runs."""
         grounds = getattr(self.model, "grounds_calls", None)
         if grounds is None or not grounds():
             return None
@@ -263,12 +263,11 @@ class AgentLoop:
         shown = [m["content"] for m in state.messages if isinstance(m.get("content"), str) and (
             m.get("role") in ("system", "user") or (m.get("role") == "tool" and not m["content"].startswith("Error")))]
         names = [s["name"] for s in specs]
-        ids = [token for token in known_ids(shown) if token not in names]  # prompts name tools: not ids
-        schema = call_schema(specs, ids)
-        if schema is None:  # every tool needs an id and the run has shown none
+        schema = None if shows_an_id(shown, besides=names) else call_schema(specs, needing_no_id=True)
+        if schema is None:  # an id was shown (the call may hold a wrong one), or every tool needs an id
             return None
-        log.info("a call made up %s; asked again with ids limited to the %d the run has shown",
-                 ", ".join(f"{name}={value!r}" for name, value in made_up[:3]), len(ids))
+        log.info("a call made up %s before the run showed any id; asked again held to the tools needing none",
+                 ", ".join(f"{name}={value!r}" for name, value in made_up[:3]))
         turn = await self._complete(params, specs, state, deadline, schema)
         state.model_turns += 1
         if turn.usage is not None:

@@ -127,6 +127,11 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     if problem == "announced_call":
         return (f"Your last reply {detail}. If you need a tool, reply now with only the call. {how} If you "
                 "already have everything the task needs, give your final answer instead.")
+    if problem == "undone_step":
+        # No example call here either: the step may need no tool at all ("I will translate it").
+        return (f"Your last reply {detail}: nothing was done, and the user can neither run your tools nor see their "
+                "results. Do that step now: if a tool does it, reply with only the call; if it needs no tool, or you "
+                "already have what the task needs, reply with the final answer itself.")
     if problem == "narrated":
         return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "
                 "their results: answer the task itself now, stating the actual values from the results above "

@@ -14,16 +14,16 @@ from sidekick.agent.prompt import PLACEHOLDER, name_words
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
-                       "echoed_task", "narrated", "gave_up", "gave_up_at_error"]
+                       "undone_step", "echoed_task", "narrated", "gave_up", "gave_up_at_error"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
-SOFT_PROBLEMS = {"announced_call", "echoed_task", "narrated", "gave_up", "gave_up_at_error"}
+SOFT_PROBLEMS = {"announced_call", "undone_step", "echoed_task", "narrated", "gave_up", "gave_up_at_error"}
 MAX_REFUSAL_CHARS = 200
 MAX_QUOTED_ERROR_CHARS = 300  # of the error a correction quotes back
 ECHO_SIMILARITY = 0.9
 MAX_ECHO_CHARS = 4_000
-_FIRST_PERSON = (r"I will|I'll|I need to|I must|I am going to|I'm going to|let me|let's|we will|we'll|we need to|"
-                 r"next,? I")
+_FIRST_PERSON = (r"I will|I'll|I need to|I must|I am going to|I'm going to|let me(?! know)|let's|we will|we'll|"
+                 r"we need to|next,? I")
 # An intent phrase, or an order at the start of a sentence or clause ("To get the prices, call get_product"). The
 # user cannot call the tools, so "you can call get_user" is the model's own next step, left undone.
 _INTENT = re.compile(rf"\b(?:{_FIRST_PERSON}|you (?:will |would )?(?:need|have) to|you (?:should|must)|"
@@ -38,6 +38,9 @@ _NEXT_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|I can(?![’']t)(?! ?not)|procee
 # Words between an intent phrase and its verb: "I'll need to first place", "I'll try searching".
 _BEFORE_THE_VERB = {"now", "then", "first", "next", "also", "just", "need", "needs", "have", "want", "to", "try",
                     "go", "ahead", "and", "proceed", "continue", "be", "able", "going", "by", "quickly"}
+# What may follow "I'll" in an answer that is done: "I'll be happy to help", "we'll keep you posted".
+_NOT_A_STEP = {"happy", "glad", "pleased", "help", "assist", "keep", "let", "gladly", "happily"}
+_FIRST_PERSON_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|proceed(?:ing)? (?:to|with))\b", re.IGNORECASE)
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
                            r"the (?:corrected|correct|updated|fixed) (?:tool |function )?call (?:is|should be|would be)|"
@@ -126,6 +129,10 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         which = f" (a call of {tool})" if tool else ""
         return Reply(text=content.strip(), problem="announced_call", tool=tool,
                      detail=f"says what comes next{which}, but it holds no call, so nothing ran")
+    step = undone_step(content, seen.results, seen.task)
+    if step is not None:
+        return Reply(text=content.strip(), problem="undone_step",
+                     detail=f'says what it will do ("{step}") but does none of it')
     narrated = narrated_tool(content, names, seen.results, seen.task)
     if narrated is not None:
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
@@ -189,6 +196,23 @@ def next_step_tools(text: str, tool_names: Iterable[str]) -> list[str]:
     return []
 
 
+def undone_step(text: str, tool_results: Sequence[str], task: str) -> str | None:
+    """The words in which a would-be answer says what it will do next ("I'll need to check if the order
+    exists", "I will translate it", "we need to follow these steps"), when it states nothing the results said;
+    None for an answer that is done ("I'll be happy to help", "Let me know if…")."""
+    if _learned_facts(text, tool_results, task):
+        return None
+    for match in _FIRST_PERSON_STEP.finditer(text):
+        after = _sentence_after(text, match, 80)
+        said = [w.lower() for w in re.findall(r"[A-Za-z]+", after)]
+        act = next((w for w in said if w not in _BEFORE_THE_VERB), None)
+        if act is None and match.group(0).lower().startswith("proceed"):
+            act = "proceed"
+        if act is not None and act not in _NOT_A_STEP:
+            return " ".join((match.group(0) + after).split()).rstrip(" :0123456789")
+    return None
+
+
 def _sentence_after(text: str, match: re.Match[str], limit: int) -> str:
     """What follows `match` in its sentence, at most `limit` characters of it."""
     rest = text[match.end():match.end() + limit]
@@ -212,9 +236,15 @@ def narrated_tool(text: str, tool_names: Iterable[str], tool_results: Sequence[s
     named = next((name for name in tool_names if _names_tool(text, name)), None) if tool_results else None
     if named is None:
         return None
+    return None if _learned_facts(text, tool_results, task) else named
+
+
+def _learned_facts(text: str, tool_results: Sequence[str], task: str) -> list[str]:
+    """The numbers and ids `text` states that a result said (as a whole word: "1" is not in "189.0") and the
+    task did not already hold."""
     results = "\n".join(tool_results)
-    learned = [fact for fact in _FACT.findall(text) if fact in results and fact not in task]
-    return None if learned else named
+    return [fact for fact in _FACT.findall(text) if fact not in task
+            and re.search(rf"(?<![\w.]){re.escape(fact)}(?!\w)", results)]
 
 
 def _names_tool(text: str, name: str) -> bool:

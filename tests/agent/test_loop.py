@@ -586,27 +586,34 @@ async def test_a_failed_call_with_a_made_up_id_is_told_the_value_appears_nowhere
     assert found == '{"email": "a@b.c"}' and result.text == "a@b.c"
 
 
-async def test_a_call_with_a_made_up_id_is_asked_again_held_to_the_ids_shown_and_never_runs() -> None:
-    ran: list[dict[str, Any]] = []
+async def test_a_call_with_a_made_up_id_before_any_id_was_shown_is_asked_again_held_to_lookups() -> None:
+    ran: list[tuple[str, dict[str, Any]]] = []
 
     async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        ran.append(arguments)
-        return {"content": [{"type": "text", "text": '{"email": "a@b.c"}'}]}
+        ran.append((name, arguments))
+        return {"content": [{"type": "text", "text": '{"id": "u_7", "email": "a@b.c"}'}]}
 
     by_id = {"type": "object", "properties": {"user_id": {"type": "string"}}, "required": ["user_id"]}
-    specs = [ToolSpec(name="get_user", description="A user by id", input_schema=by_id)]
+    by_name = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    specs = [ToolSpec(name="get_user", description="A user by id", input_schema=by_id),
+             ToolSpec(name="find_user", description="A user by name", input_schema=by_name)]
     model = ScriptedModel(calls(("get_user", {"user_id": "u_12345"})),
-                          ModelTurn(content='{"name": "get_user", "arguments": {"user_id": "u_7"}}'),
+                          ModelTurn(content='{"name": "find_user", "arguments": {"name": "Ann"}}'),
                           answer("a@b.c"), grounds=True)
-    result = await run(model, toolbox(host, specs), task="Email of Ann? Her id is u_7.")
-    assert ran == [{"user_id": "u_7"}] and result.text == "a@b.c"
+    result = await run(model, toolbox(host, specs), task="What is Ann's email?")
+    assert ran == [("find_user", {"name": "Ann"})] and result.text == "a@b.c"
     held = model.call_schemas[1]["anyOf"]
-    assert {o["properties"]["name"]["const"] for o in held} == {"get_user", "add", "lookup"}
-    user = next(o for o in held if o["properties"]["name"]["const"] == "get_user")
-    assert user["properties"]["arguments"]["properties"]["user_id"]["enum"] == ["u_7"]
+    assert "get_user" not in {o["properties"]["name"]["const"] for o in held}
+    assert {"find_user", "lookup"} <= {o["properties"]["name"]["const"] for o in held}
     assert model.call_schemas[0] is None and model.call_schemas[2] is None
-    assert [m.get("tool_calls", [{}])[0].get("function", {}).get("arguments") for m in result.messages
-            if m["role"] == "assistant" and m.get("tool_calls")] == ['{"user_id": "u_7"}']
+    assert [m["tool_calls"][0]["function"]["name"] for m in result.messages
+            if m["role"] == "assistant" and m.get("tool_calls")] == ["find_user"]
+
+
+async def test_a_made_up_id_runs_as_it_is_once_the_run_has_shown_an_id() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "x", "order_id": "o_1"})), answer("41"), grounds=True)
+    result = await run(model, task="Look up x for order o_2.")
+    assert model.call_schemas == [None, None] and [s.tool for s in result.steps] == ["lookup"]
 
 
 async def test_a_made_up_id_runs_as_it_is_where_the_model_cannot_be_held_to_a_schema() -> None:
@@ -624,3 +631,14 @@ async def test_a_refusal_after_a_call_that_worked_is_replaced_by_a_nudge_once() 
     assert "succeeded" in model.seen[2][-1]["content"]
     model = ScriptedModel(calls(("lookup", {"key": "x"})), answer(refusal), answer(refusal))
     assert (await run(model)).text == refusal
+
+
+async def test_a_reply_that_only_says_what_it_will_do_is_asked_to_do_it_once() -> None:
+    intent = "I will translate 'thank you' into Spanish."
+    model = ScriptedModel(answer(intent), answer("Gracias."))
+    result = await run(model, task="Translate 'thank you' into Spanish.")
+    assert result.text == "Gracias." and result.steps == []
+    note = model.seen[1][-1]["content"]
+    assert "I will translate" in note and "nothing was done" in note and '"name"' not in note  # no example call
+    model = ScriptedModel(answer(intent), answer(intent))
+    assert (await run(model, task="Translate 'thank you' into Spanish.")).text == intent  # said again: taken

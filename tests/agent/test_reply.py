@@ -160,6 +160,24 @@ def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: s
     assert read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, called={"get_user"})).problem is None  # no results yet
 
 
+@pytest.mark.parametrize("text, step", [
+    ("To resolve this, I'll need to check if the order exists. Let's proceed with that.",
+     "I'll need to check if the order exists"),
+    ("Thank you, I will translate 'thank you' into Spanish.", "I will translate 'thank you' into Spanish"),
+    ("To get the total, we need to follow these steps: 1. Find the price of each item.",
+     "we need to follow these steps"),
+    ("I'll be happy to help with anything else.", None),
+    ("Let me know if you need anything else.", None),
+    ("The tent costs $189. I'll keep an eye on the stove.", None),  # states a result
+    ("You need to cancel it within 30 days.", None),  # tells the user: an answer
+])
+def test_a_reply_that_only_says_what_it_will_do_is_an_undone_step(text: str, step: str | None) -> None:
+    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, RESULTS))
+    assert (reply.problem == "undone_step") is (step is not None) and reply.calls == []
+    if step is not None:
+        assert f'("{step}")' in reply.detail
+
+
 @pytest.mark.parametrize("text, last_result, gave_up", [
     ("I'm sorry, but I can't assist with that.", '{"status": "pending"}', True),
     ("Sorry, I cannot help with that.", "41", True),
