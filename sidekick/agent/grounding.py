@@ -41,6 +41,11 @@ def unseen_ids(arguments: dict[str, Any] | None, seen: Callable[[], str]) -> lis
     return [(name, value) for name, value in pairs if value not in text]
 
 
+def id_tokens(text: str) -> list[str]:
+    """The id-like tokens of `text`, first seen first."""
+    return list(dict.fromkeys(_ID_TOKEN.findall(text)))
+
+
 def shows_an_id(texts: Iterable[str], besides: Iterable[str] = ()) -> bool:
     """Whether `texts` (the task, the host's context, tool results that worked) hold an id-like token other
     than those in `besides` (tool names, which prompts mention)."""

@@ -78,10 +78,11 @@ class RunState:
         """What the model has been shown (earlier turns of the conversation too), for reading its next reply."""
         texts = [m["content"] if isinstance(m.get("content"), str) else "" for m in self.messages]
         last = self.messages[-1]
+        functions = [c.get("function") or {} for m in self.messages for c in m.get("tool_calls") or ()]
         return RunSoFar(task=task, results=[text for m, text in zip(self.messages, texts) if m.get("role") == "tool"],
                         last_result=texts[-1] if last.get("role") == "tool" else None,
-                        called={(c.get("function") or {}).get("name") for m in self.messages
-                                for c in m.get("tool_calls") or ()})
+                        called={f.get("name") for f in functions},
+                        arguments=[_arguments_text(f.get("arguments")) for f in functions])
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:

@@ -132,6 +132,10 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
         return (f"Your last reply {detail}: nothing was done, and the user can neither run your tools nor see their "
                 "results. Do that step now: if a tool does it, reply with only the call; if it needs no tool, or you "
                 "already have what the task needs, reply with the final answer itself.")
+    if problem == "unchecked_ids":
+        return (f"Your last reply speaks of {detail}, but no call so far has looked at that, so what it says of it is "
+                "not known yet. Look it up first (calls that do not depend on each other go together in one reply), "
+                "then answer from the results.")
     if problem == "narrated":
         return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "
                 "their results: answer the task itself now, stating the actual values from the results above "

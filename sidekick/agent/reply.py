@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Iterable, Literal, Optional, Sequence
 
 from sidekick.agent.chat import ModelTurn, ToolCall
+from sidekick.agent.grounding import id_tokens
 from sidekick.agent.prompt import PLACEHOLDER, name_words
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
-                       "undone_step", "echoed_task", "narrated", "gave_up", "gave_up_at_error"]
+                       "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up", "gave_up_at_error"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
-SOFT_PROBLEMS = {"announced_call", "undone_step", "echoed_task", "narrated", "gave_up", "gave_up_at_error"}
+SOFT_PROBLEMS = {"announced_call", "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up",
+                 "gave_up_at_error"}
 MAX_REFUSAL_CHARS = 200
 MAX_QUOTED_ERROR_CHARS = 300  # of the error a correction quotes back
 ECHO_SIMILARITY = 0.9
@@ -70,6 +72,7 @@ class RunSoFar:
     results: Sequence[str] = ()  # the tool results, oldest first
     last_result: Optional[str] = None  # the tool result the reply directly follows, if it does
     called: AbstractSet[str] = frozenset()  # the tools the run has called
+    arguments: Sequence[str] = ()  # the arguments of every call the run has made, as sent
 
 
 @dataclass
@@ -133,6 +136,9 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     if step is not None:
         return Reply(text=content.strip(), problem="undone_step",
                      detail=f'says what it will do ("{step}") but does none of it')
+    unchecked = unchecked_ids(content, seen)
+    if unchecked:
+        return Reply(text=content.strip(), problem="unchecked_ids", detail=", ".join(unchecked))
     narrated = narrated_tool(content, names, seen.results, seen.task)
     if narrated is not None:
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
@@ -211,6 +217,15 @@ def undone_step(text: str, tool_results: Sequence[str], task: str) -> str | None
         if act is not None and act not in _NOT_A_STEP:
             return " ".join((match.group(0) + after).split()).rstrip(" :0123456789")
     return None
+
+
+def unchecked_ids(text: str, seen: RunSoFar) -> list[str]:
+    """The ids of the task a would-be answer speaks of that no call has asked about and no result has named,
+    once the run has called tools ("The status of o_1001, o_1003 and o_1010 is delivered" after one lookup)."""
+    if not seen.results:
+        return []
+    looked_up = "\n".join([*seen.results, *seen.arguments])
+    return [token for token in id_tokens(text) if token in seen.task and token not in looked_up]
 
 
 def _sentence_after(text: str, match: re.Match[str], limit: int) -> str:

@@ -178,6 +178,18 @@ def test_a_reply_that_only_says_what_it_will_do_is_an_undone_step(text: str, ste
         assert f'("{step}")' in reply.detail
 
 
+def test_an_answer_about_ids_of_the_task_no_call_looked_at_is_unchecked() -> None:
+    task = "Tell me the status of orders o_1001, o_1003 and o_1010."
+    seen = RunSoFar(task, ['{"id": "o_1001", "status": "delivered"}'], arguments=['{"order_id": "o_1001"}'])
+    reply = read_reply(ModelTurn(content="Orders o_1001, o_1003 and o_1010 are delivered."), REPLY_NAMES, seen)
+    assert reply.problem == "unchecked_ids" and reply.detail == "o_1003, o_1010"
+    looked_at = RunSoFar(task, ['{"status": "delivered"}', '{"status": "shipped"}', "Error: no order o_1010"],
+                         arguments=['{"order_id": "o_1001"}', '{"order_id": "o_1003"}', '{"order_id": "o_1010"}'])
+    answer = "o_1001 is delivered, o_1003 shipped, and o_1010 does not exist."
+    assert read_reply(ModelTurn(content=answer), REPLY_NAMES, looked_at).problem is None
+    assert read_reply(ModelTurn(content=answer), REPLY_NAMES, RunSoFar(task)).problem is None  # no tool used yet
+
+
 @pytest.mark.parametrize("text, last_result, gave_up", [
     ("I'm sorry, but I can't assist with that.", '{"status": "pending"}', True),
     ("Sorry, I cannot help with that.", "41", True),
