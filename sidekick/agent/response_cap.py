@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from sidekick.agent import asyncio_network
+
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # a 128k-token answer streamed as SSE is ~25 MB
 _capped_class: type | None = None
 _ssl_context: Any = None
@@ -25,13 +27,16 @@ class ResponseTooLarge(Exception):
 
 
 def http_client() -> Any:
-    """The `openai` client's default async HTTP client, with every response body capped."""
+    """The `openai` client's default async HTTP client, with every response body capped, on the asyncio
+    network backend (asyncio_network) where its pool is the one that backend knows."""
     from openai import DefaultAsyncHttpxClient
 
     async def cap(response: Any) -> None:
         response.stream = _capped(response)(response.stream, MAX_RESPONSE_BYTES)
 
-    return DefaultAsyncHttpxClient(event_hooks={"response": [cap]}, **_shared_verify(DefaultAsyncHttpxClient))
+    client = DefaultAsyncHttpxClient(event_hooks={"response": [cap]}, **_shared_verify(DefaultAsyncHttpxClient))
+    asyncio_network.install(client)
+    return client
 
 
 def _shared_verify(client_class: type) -> dict[str, Any]:
