@@ -47,7 +47,7 @@ log = logging.getLogger("sidekick.model")
 class _Lane:
     """One client of an endpoint and the requests in flight on it."""
 
-    __slots__ = ("client", "busy")
+    __slots__ = ("client", "busy", "completions_url")
 
     def __init__(self, settings: ResolvedModelSettings) -> None:
         from openai import AsyncOpenAI
@@ -55,6 +55,10 @@ class _Lane:
         self.client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0,
                                   http_client=response_cap.http_client())
         self.busy = 0
+        # The client takes an absolute URL as it is, where it would parse a path and join it to its base URL on
+        # every request (two URL parses); joined here as it joins them (its base URL ends in "/").
+        base = self.client.base_url
+        self.completions_url = "/chat/completions" if base.query else f"{base}chat/completions"
 
 
 def _lane(settings: ResolvedModelSettings) -> _Lane:
@@ -275,14 +279,14 @@ class OpenAIChatModel:
         try:
             # The whole request, reading the stream included: the client's own timeout bounds only the wait
             # between two reads, which a model generating slowly never exceeds.
-            return await asyncio.wait_for(self._send(lane.client, request, bound), bound)
+            return await asyncio.wait_for(self._send(lane, request, bound), bound)
         except asyncio.TimeoutError:
             raise ModelError(f"The model at {self.settings.base_url} (model {self.settings.model}) did not "
                              f"answer within {bound:.1f} s", kind="timeout") from None
         finally:
             lane.busy -= 1
 
-    async def _send(self, client: Any, request: dict[str, Any], timeout: float) -> ModelTurn:
+    async def _send(self, lane: _Lane, request: dict[str, Any], timeout: float) -> ModelTurn:
         try:
             # The low-level `post` skips the client's recursive TypedDict transform of the body, which costs
             # ~2 ms of CPU per call on a long transcript, and `cast_to=object` its construction of a
@@ -290,8 +294,8 @@ class OpenAIChatModel:
             from openai import AsyncStream
             from openai.types.chat import ChatCompletionChunk
 
-            response = await client.post(
-                "/chat/completions", body=request, cast_to=object, options={"timeout": timeout},
+            response = await lane.client.post(
+                lane.completions_url, body=request, cast_to=object, options={"timeout": timeout},
                 stream=bool(request.get("stream")), stream_cls=AsyncStream[ChatCompletionChunk])
             if self.settings.stream:
                 return await self._collect_stream(response)

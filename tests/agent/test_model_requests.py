@@ -129,9 +129,9 @@ async def test_requests_past_a_lane_s_share_go_to_another_client_of_the_endpoint
     used: list[Any] = []
     send = OpenAIChatModel._send
 
-    async def recorded(self: OpenAIChatModel, client: Any, request: dict[str, Any], timeout: float) -> Any:
-        used.append(client)
-        return await send(self, client, request, timeout)
+    async def recorded(self: OpenAIChatModel, lane: Any, request: dict[str, Any], timeout: float) -> Any:
+        used.append(lane.client)
+        return await send(self, lane, request, timeout)
 
     monkeypatch.setattr(OpenAIChatModel, "_send", recorded)
     with ScriptedOpenAIServer(lambda body: {"content": "ok"}, latency_s=0.2) as server:
