@@ -146,6 +146,16 @@ async def test_requests_past_a_lane_s_share_go_to_another_client_of_the_endpoint
         assert used[-1] is lanes[0].client
 
 
+async def test_requests_carry_the_key_but_none_of_the_sdk_s_telemetry_headers() -> None:
+    with Endpoint({CHAT: (200, completion("ok"))}) as endpoint:
+        await model_at(endpoint.base_url).complete(ASK, [], 10)
+    headers = {name.lower(): value for name, value in endpoint.seen[0].headers.items()}
+    assert headers["authorization"] == "Bearer sk-k" and headers["content-type"] == "application/json"
+    telemetry = {"x-stainless-lang", "x-stainless-package-version", "x-stainless-os", "x-stainless-arch",
+                 "x-stainless-runtime", "x-stainless-runtime-version", "x-stainless-async"}
+    assert not telemetry & set(headers)
+
+
 def test_every_http_client_gets_the_one_ssl_context(monkeypatch: pytest.MonkeyPatch) -> None:
     import openai
 
