@@ -51,14 +51,14 @@ class _Lane:
     __slots__ = ("client", "busy", "completions_url")
 
     def __init__(self, settings: ResolvedModelSettings) -> None:
-        from openai import AsyncOpenAI, omit
+        from openai import AsyncOpenAI, Omit  # the class: older releases have no `omit` instance
 
         client = AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key, max_retries=0,
                              http_client=response_cap.http_client())
         # Its platform headers (X-Stainless-OS, -Arch, -Runtime…: the SDK's telemetry, which no endpoint needs)
         # are seven of the seventeen each request carries, merged, normalized and validated anew every time.
         telemetry = [*client.platform_headers(), "X-Stainless-Async"]
-        self.client = client.with_options(default_headers=dict.fromkeys(telemetry, omit))
+        self.client = client.with_options(default_headers=dict.fromkeys(telemetry, Omit()))
         self.busy = 0
         # The client takes an absolute URL as it is, where it would parse a path and join it to its base URL on
         # every request (two URL parses); joined here as it joins them (its base URL ends in "/").
