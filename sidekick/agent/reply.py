@@ -256,8 +256,9 @@ def narrated_tool(text: str, tool_names: Iterable[str], tool_results: Sequence[s
 
 def _learned_facts(text: str, tool_results: Sequence[str], task: str) -> list[str]:
     """The numbers and ids `text` states that a result said (as a whole word: "1" is not in "189.0") and the
-    task did not already hold."""
-    results = "\n".join(tool_results)
+    task did not already hold. An error is no result: "the order o_2" after "Error: no order with id 'o_2'"
+    states nothing learned."""
+    results = "\n".join(result for result in tool_results if not result.startswith("Error"))
     return [fact for fact in _FACT.findall(text) if fact not in task
             and re.search(rf"(?<![\w.]){re.escape(fact)}(?!\w)", results)]
 

@@ -170,9 +170,11 @@ def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: s
     ("Let me know if you need anything else.", None),
     ("The tent costs $189. I'll keep an eye on the stove.", None),  # states a result
     ("You need to cancel it within 30 days.", None),  # tells the user: an answer
+    ("To find the order with id 'o_2', I'll call the `find_order` function.", "I'll call the `find_order` function"),
 ])
 def test_a_reply_that_only_says_what_it_will_do_is_an_undone_step(text: str, step: str | None) -> None:
-    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, RESULTS))
+    failed = "Error: no order with id 'o_2'"  # what an error names is nothing learned
+    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, [*RESULTS, failed]))
     assert (reply.problem == "undone_step") is (step is not None) and reply.calls == []
     if step is not None:
         assert f'("{step}")' in reply.detail
