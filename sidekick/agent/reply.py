@@ -58,6 +58,8 @@ _REFUSAL = re.compile(rf"{_SORRY}|unfortunately)\b.*?"
                       r"\b(?:can'?t|cannot|can not|unable|not able|(?:did not|didn'?t|have not|haven'?t|do not|don'?t) "
                       r"(?:receive|get|see|have)(?: any| a| an| enough)? (?:response|result|information|data|reply))\b",
                       re.IGNORECASE | re.DOTALL)
+# A word that starts with its digits is an ordinal, a unit or a time ("10th", "5km", "4pm"), not an id.
+_MEASURE = re.compile(r"\d+[A-Za-z]*")
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
 _FACT = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Za-z]+[_-][\w-]+\b")
 _RESPONSE_BLOCK = re.compile(r"<tool_response>\s*(.*?)\s*(?:</tool_response>|$)", re.DOTALL)
@@ -205,8 +207,9 @@ def next_step_tools(text: str, tool_names: Iterable[str]) -> list[str]:
 def undone_step(text: str, tool_results: Sequence[str], task: str) -> str | None:
     """The words in which a would-be answer says what it will do next ("I'll need to check if the order
     exists", "I will translate it", "we need to follow these steps"), when it states nothing the results said;
-    None for an answer that is done ("I'll be happy to help", "Let me know if…")."""
-    if _learned_facts(text, tool_results, task):
+    None for an answer that is done ("I'll be happy to help", "Let me know if…"). What an error said is not
+    learned here: "I'll call `find_order` with the id o_2" after the error about o_2 still does nothing."""
+    if _learned_facts(text, tool_results, task, errors=False):
         return None
     for match in _FIRST_PERSON_STEP.finditer(text):
         after = _sentence_after(text, match, 80)
@@ -225,7 +228,8 @@ def unchecked_ids(text: str, seen: RunSoFar) -> list[str]:
     if not seen.results:
         return []
     looked_up = "\n".join([*seen.results, *seen.arguments])
-    return [token for token in id_tokens(text) if token in seen.task and token not in looked_up]
+    return [token for token in id_tokens(text) if token in seen.task and token not in looked_up
+            and not _MEASURE.fullmatch(token)]
 
 
 def _sentence_after(text: str, match: re.Match[str], limit: int) -> str:
@@ -254,11 +258,10 @@ def narrated_tool(text: str, tool_names: Iterable[str], tool_results: Sequence[s
     return None if _learned_facts(text, tool_results, task) else named
 
 
-def _learned_facts(text: str, tool_results: Sequence[str], task: str) -> list[str]:
+def _learned_facts(text: str, tool_results: Sequence[str], task: str, errors: bool = True) -> list[str]:
     """The numbers and ids `text` states that a result said (as a whole word: "1" is not in "189.0") and the
-    task did not already hold. An error is no result: "the order o_2" after "Error: no order with id 'o_2'"
-    states nothing learned."""
-    results = "\n".join(result for result in tool_results if not result.startswith("Error"))
+    task did not already hold; without `errors`, only results that worked count."""
+    results = "\n".join(result for result in tool_results if errors or not result.startswith("Error"))
     return [fact for fact in _FACT.findall(text) if fact not in task
             and re.search(rf"(?<![\w.]){re.escape(fact)}(?!\w)", results)]
 

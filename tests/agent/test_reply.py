@@ -160,6 +160,11 @@ def test_an_answer_that_tells_of_a_tool_but_states_no_result_is_narrated(text: s
     assert read_reply(ModelTurn(content=text), REPLY_NAMES, RunSoFar(ASKED, called={"get_user"})).problem is None  # no results yet
 
 
+def test_an_answer_that_reports_a_tools_error_is_not_narrated() -> None:
+    seen = RunSoFar("Echo p2004.", ["Error: get_user failed on the host: no p2004_x"], called={"get_user"})
+    assert read_reply(ModelTurn(content="get_user failed: no p2004_x."), REPLY_NAMES, seen).problem is None
+
+
 @pytest.mark.parametrize("text, step", [
     ("To resolve this, I'll need to check if the order exists. Let's proceed with that.",
      "I'll need to check if the order exists"),
@@ -190,6 +195,8 @@ def test_an_answer_about_ids_of_the_task_no_call_looked_at_is_unchecked() -> Non
     answer = "o_1001 is delivered, o_1003 shipped, and o_1010 does not exist."
     assert read_reply(ModelTurn(content=answer), REPLY_NAMES, looked_at).problem is None
     assert read_reply(ModelTurn(content=answer), REPLY_NAMES, RunSoFar(task)).problem is None  # no tool used yet
+    powers = RunSoFar("What is 2 to the 10th, in 5km steps?", ["1024"], arguments=['{"expression": "2**10"}'])
+    assert read_reply(ModelTurn(content="2 to the 10th is 1024, in 5km steps."), REPLY_NAMES, powers).problem is None
 
 
 @pytest.mark.parametrize("text, last_result, gave_up", [
