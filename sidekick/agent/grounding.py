@@ -68,6 +68,20 @@ def call_schema(tools: Sequence[dict[str, Any]], needing_no_id: bool = False) ->
     return options[0] if len(options) == 1 else {"anyOf": options}
 
 
+ANSWER_KEY = "answer"
+
+
+def decision_schema(call: dict[str, Any] | None) -> dict[str, Any]:
+    """The JSON schema of a reply that is either calls (one or a list, each held to `call`, a `call_schema`) or a
+    final answer, `{"answer": "…"}`: what a turn is held to where prose about a call, or a tool result the model
+    wrote itself, would not do."""
+    answer = {"type": "object", "properties": {ANSWER_KEY: {"type": "string"}}, "required": [ANSWER_KEY],
+              "additionalProperties": False}
+    if call is None:
+        return answer
+    return {"anyOf": [answer, call, {"type": "array", "items": call, "minItems": 1}]}
+
+
 def _needs_an_id(schema: dict[str, Any]) -> bool:
     properties = schema.get("properties") or {}
     for name in schema.get("required") or ():

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from sidekick.agent.chat import ChatModel, ModelTurn, ToolCall
-from sidekick.agent.grounding import call_schema, shows_an_id, unseen_ids
+from sidekick.agent.grounding import call_schema, decision_schema, shows_an_id, unseen_ids
 from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
-from sidekick.agent.prompt import FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, correction, guessed_value_note, system_prompt
+from sidekick.agent.prompt import (DECISION_FORMAT, FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, REPEATED_CALLS_NOTE,
+                                   correction, guessed_value_note, system_prompt)
 from sidekick.agent.reply import SOFT_PROBLEMS, Reply, RunSoFar, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
@@ -55,6 +56,7 @@ class RunState:
     note_at: int | None = None  # where the correction the model is answering sits in `messages`
     force_tool: str | None = None  # the tool the next model turn is to call (tool_choice)
     forced: set[str] = field(default_factory=set)  # tools forced since the last usable reply
+    decide: bool = False  # the next turn is to be held to calls or an answer (`decision_schema`) if the model can
     call_ids: set[str] = field(default_factory=set)
     # Call key → its result, for calls repeated before anything else has run: a call that succeeded since may
     # have changed what the earlier ones would return (an order read again after its quantity changed).
@@ -247,15 +249,19 @@ class AgentLoop:
             if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
                 self._answer_unrun(state, reply.calls, "not run: the token budget is used up")
                 return "token_budget"
-            await self._run_calls(reply.calls, state)
+            if not await self._run_calls(reply.calls, state) and self._grounds():
+                # Only repeats: the 1.5B, shown its results again, made the same calls again and again. Told to
+                # answer, held to calls or an answer, it answered.
+                state.decide = True
+                state.note_at = len(state.messages)
+                state.messages.append({"role": "user", "content": f"{REPEATED_CALLS_NOTE} {DECISION_FORMAT}"})
         return "max_steps"
 
     async def _grounded(self, reply: Reply, params: RunParams, specs: list[dict[str, Any]], state: RunState,
                         deadline: float | None) -> Reply | None:
         """The turn asked again, held to the tools that need no id, when a call made up an id before the run
         has shown any and the endpoint can hold a reply to a schema: the made-up call never runs."""
-        grounds = getattr(self.model, "grounds_calls", None)
-        if grounds is None or not grounds():
+        if not self._grounds():
             return None
         seen = _read_text(state.messages)
         made_up = [pair for call in reply.calls for pair in unseen_ids(parse_arguments(call.arguments)[0], seen)]
@@ -276,6 +282,10 @@ class AgentLoop:
         again = read_reply(turn, names, state.so_far(params.task))
         return again if again.calls and again.problem is None else None
 
+    def _grounds(self) -> bool:
+        grounds = getattr(self.model, "grounds_calls", None)
+        return grounds is not None and grounds()
+
     async def _complete(self, params: RunParams, specs: list[dict[str, Any]], state: RunState,
                         deadline: float | None, schema: dict[str, Any] | None = None) -> ModelTurn:
         """One model turn on the transcript fitted to the endpoint's window, held to a call's `schema` if given.
@@ -285,9 +295,12 @@ class AgentLoop:
             return None if deadline is None else max(0.001, deadline - time.monotonic())
 
         forcing: dict[str, Any] = {"tool_choice": state.force_tool} if state.force_tool else {}
+        if schema is None and state.decide and not state.force_tool and self._grounds():
+            schema = decision_schema(call_schema(specs))
         if schema is not None:
             forcing["call_schema"] = schema
         state.force_tool = None
+        state.decide = False
 
         async def send() -> ModelTurn:
             sent = await fitted(self.model, state.messages, specs, state.task_index, params.transcript_budget_chars)
@@ -321,9 +334,12 @@ class AgentLoop:
             state.force_tool = reply.tool
             state.forced.add(reply.tool)
         max_tokens = params.model.max_tokens if params.model else None
+        note = correction(reply.problem or "no_answer", reply.detail, specs, max_tokens, reply.tool)
+        if not forced and self._grounds():
+            state.decide = True
+            note += " " + DECISION_FORMAT
         state.note_at = len(state.messages)
-        state.messages.append({"role": "user", "content": correction(reply.problem or "no_answer", reply.detail,
-                                                                     specs, max_tokens, reply.tool)})
+        state.messages.append({"role": "user", "content": note})
         log.info("reply not usable (%s: %s); asked again%s", reply.problem, reply.detail,
                  f", with a call of {reply.tool} forced" if forced else "")
         self._report(f"model reply not usable ({reply.problem}): asked again")
@@ -349,7 +365,8 @@ class AgentLoop:
                       for c in m.get("tool_calls") or () if c["id"] not in answered]
         self._answer_unrun(state, open_calls, why)
 
-    async def _run_calls(self, calls: list[ToolCall], state: RunState) -> None:
+    async def _run_calls(self, calls: list[ToolCall], state: RunState) -> bool:
+        """Run the calls and add their results; False when every one was a repeat, which brought nothing new."""
         limit = asyncio.Semaphore(MAX_PARALLEL_TOOLS)
 
         async def one(call: ToolCall) -> tuple[ToolOutput, dict[str, Any] | None, float, bool]:
@@ -401,3 +418,4 @@ class AgentLoop:
             self._report(f"{call.name} → {'ok' if step.ok else 'error'}: {' '.join(step.preview.split())[:80]}")
         if fresh:
             state.succeeded = fresh
+        return not all(repeated for *_, repeated in results)

@@ -25,9 +25,16 @@ TYPO_SIMILARITY = 0.8  # a missing tool this close to an offered one is a typo o
 PLACEHOLDER = "…"  # an argument value in the example call of a correction
 REPEATED_CALL_NOTE = ("(You already made this exact call, and this is its result again; it was not run twice. "
                       "Use the result, or make a different call.)")
+REPEATED_CALLS_NOTE = ("Every call of your last reply had been made before, so nothing new came back. If the results "
+                       "above answer the task, give the final answer now; if not, make a different call.")
 FAILED_AGAIN_NOTE = ("(This exact call has failed before with the same error. Unless the error says it is temporary, "
                      "sending it again unchanged will not help: change the arguments, looking up the right values "
                      "with another tool first if needed, or tell the user why the task cannot be done.)")
+
+# Said where the reply to a correction is held to `grounding.decision_schema`: the grammar allows both forms,
+# and the model picks one by what it was told.
+DECISION_FORMAT = ('Reply in JSON: the next tool call {"name": "<tool>", "arguments": {...}} (a list of them for '
+                   'several), or {"answer": "<your final answer to the user>"} once the task is done.')
 
 
 def guessed_value_note(guessed: list[tuple[str, str]]) -> str:
@@ -136,6 +143,10 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
         return (f"Your last reply speaks of {detail}, but no call so far has looked at that, so what it says of it is "
                 "not known yet. Look it up first (calls that do not depend on each other go together in one reply), "
                 "then answer from the results.")
+    if problem == "asked_user":
+        return (f'Your last reply asks the user for more ("{detail}"). Before asking, find it yourself: what the task '
+                "needs is in the task and the results above, or one of your tools can find it (those that find, "
+                "search, list or get). Make that call now. Only if no tool can find it, say so in your final answer.")
     if problem == "narrated":
         return ("Your last reply tells of the tool calls instead of answering. The user sees neither the tools nor "
                 "their results: answer the task itself now, stating the actual values from the results above "

@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 from typing import AbstractSet, Iterable, Literal, Optional, Sequence
 
 from sidekick.agent.chat import ModelTurn, ToolCall
-from sidekick.agent.grounding import id_tokens
+from sidekick.agent.grounding import ANSWER_KEY, id_tokens
 from sidekick.agent.prompt import PLACEHOLDER, name_words
 from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
-                       "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up", "gave_up_at_error"]
+                       "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up", "gave_up_at_error",
+                       "asked_user"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
 SOFT_PROBLEMS = {"announced_call", "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up",
-                 "gave_up_at_error"}
+                 "gave_up_at_error", "asked_user"}
 MAX_REFUSAL_CHARS = 200
 MAX_QUOTED_ERROR_CHARS = 300  # of the error a correction quotes back
 ECHO_SIMILARITY = 0.9
@@ -40,8 +41,9 @@ _NEXT_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|I can(?![’']t)(?! ?not)|procee
 # Words between an intent phrase and its verb: "I'll need to first place", "I'll try searching".
 _BEFORE_THE_VERB = {"now", "then", "first", "next", "also", "just", "need", "needs", "have", "want", "to", "try",
                     "go", "ahead", "and", "proceed", "continue", "be", "able", "going", "by", "quickly"}
-# What may follow "I'll" in an answer that is done: "I'll be happy to help", "we'll keep you posted".
-_NOT_A_STEP = {"happy", "glad", "pleased", "help", "assist", "keep", "let", "gladly", "happily"}
+# What may follow "I'll" in an answer that is done: "I'll be happy to help", "we'll keep you posted"; and "I need
+# to know…" asks the user (`asked_user`).
+_NOT_A_STEP = {"happy", "glad", "pleased", "help", "assist", "keep", "let", "gladly", "happily", "know"}
 _FIRST_PERSON_STEP = re.compile(rf"\b(?:{_FIRST_PERSON}|proceed(?:ing)? (?:to|with))\b", re.IGNORECASE)
 # A reply that says a call comes next ("Here's the corrected call:", "Let's try again") but holds none.
 _CALL_FOLLOWS = re.compile(r"\b(?:here(?:'s| is) the (?:corrected |correct |updated |fixed |new )?(?:tool |function )?call|"
@@ -58,6 +60,11 @@ _REFUSAL = re.compile(rf"{_SORRY}|unfortunately)\b.*?"
                       r"\b(?:can'?t|cannot|can not|unable|not able|(?:did not|didn'?t|have not|haven'?t|do not|don'?t) "
                       r"(?:receive|get|see|have)(?: any| a| an| enough)? (?:response|result|information|data|reply))\b",
                       re.IGNORECASE | re.DOTALL)
+# A request to the user for more to go on ("Could you please provide the full name and zip code?", "I need to know
+# the customer's email", "I don't have enough information"); not a closing offer ("Let me know if…").
+_ASKS = re.compile(r"\b(?:please|could you|can you|would you|kindly)\b[^.?!\n]{0,60}?\b(?:provide|give|tell|share|send|"
+                   r"specify|clarify)\b|\bI (?:would |will |also |first )?need (?:to know|more|the|your)\b|"
+                   r"\b(?:do not|don'?t) have enough (?:information|details)\b", re.IGNORECASE)
 # A word that starts with its digits is an ordinal, a unit or a time ("10th", "5km", "4pm"), not an id.
 _MEASURE = re.compile(r"\d+[A-Za-z]*")
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
@@ -100,6 +107,7 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     content = turn.content or ""
     if turn.tool_calls:
         return Reply(turn.tool_calls, content.strip(), path="native")
+    content = held_answer(content) or content
     names = list(tool_names)
     reading = parse_text_tool_calls(content, names)
     if reading.problem == "invented_tool_result":
@@ -134,6 +142,9 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         which = f" (a call of {tool})" if tool else ""
         return Reply(text=content.strip(), problem="announced_call", tool=tool,
                      detail=f"says what comes next{which}, but it holds no call, so nothing ran")
+    asked = asked_user(content, seen)
+    if asked is not None and names:
+        return Reply(text=content.strip(), problem="asked_user", detail=asked)
     step = undone_step(content, seen.results, seen.task)
     if step is not None:
         return Reply(text=content.strip(), problem="undone_step",
@@ -158,6 +169,20 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     if seen.task and repeats(content, seen.task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
+
+
+def held_answer(content: str) -> str | None:
+    """The answer of a reply that is only `{"answer": "…"}` (the form `grounding.decision_schema` holds a turn
+    to, which models also write unasked), else None."""
+    text = content.strip()
+    if not (text.startswith("{") and text.endswith("}") and f'"{ANSWER_KEY}"' in text):
+        return None
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    answer = value.get(ANSWER_KEY) if isinstance(value, dict) and len(value) == 1 else None
+    return answer if isinstance(answer, str) and answer.strip() else None
 
 
 def _has_placeholder(arguments: object) -> bool:
@@ -220,6 +245,15 @@ def undone_step(text: str, tool_results: Sequence[str], task: str) -> str | None
         if act is not None and act not in _NOT_A_STEP:
             return " ".join((match.group(0) + after).split()).rstrip(" :0123456789")
     return None
+
+
+def asked_user(text: str, seen: RunSoFar) -> str | None:
+    """The words in which a would-be answer asks the user for more to go on, when it states nothing the results
+    said ("I need to know the customer's user id"); None for an answer with a follow-up question."""
+    match = _ASKS.search(text)
+    if match is None or _learned_facts(text, seen.results, seen.task, errors=False):
+        return None
+    return " ".join((match.group(0) + _sentence_after(text, match, 80)).split())
 
 
 def unchecked_ids(text: str, seen: RunSoFar) -> list[str]:

@@ -1,10 +1,10 @@
-"""Ids the model has read, and call schemas (also held to the tools that need no id)."""
+"""Ids the model has read, and call schemas (also held to the tools that need no id, or beside an answer)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sidekick.agent.grounding import call_schema, shows_an_id, unseen_ids
+from sidekick.agent.grounding import call_schema, decision_schema, shows_an_id, unseen_ids
 
 S = {"type": "string"}
 GET_ORDER = {"name": "get_order", "inputSchema": {"type": "object", "properties": {"order_id": S}, "required": ["order_id"]}}
@@ -49,3 +49,12 @@ def test_held_to_tools_needing_no_id_leaves_out_those_requiring_one() -> None:
         "items": PLACE["inputSchema"]["properties"]["items"]}}}
     optional = {"name": "list_orders", "inputSchema": {"type": "object", "properties": {"user_id": S}}}
     assert call_schema([in_items, optional], needing_no_id=True)["properties"]["name"] == {"const": "list_orders"}
+
+
+def test_a_decision_is_an_answer_one_call_or_a_list_of_calls() -> None:
+    call = call_schema([GET_ORDER, FIND_USER])
+    answer, one, several = decision_schema(call)["anyOf"]
+    assert answer == {"type": "object", "properties": {"answer": S}, "required": ["answer"],
+                      "additionalProperties": False}
+    assert one == call and several == {"type": "array", "items": call, "minItems": 1}
+    assert decision_schema(None) == answer  # no tool to call: only the answer is left

@@ -9,7 +9,8 @@ from pydantic import Field
 
 from sidekick.agent.loop import AgentLoop, parse_arguments
 from sidekick.agent.chat import ModelTurn
-from sidekick.agent.prompt import FAILED_AGAIN_NOTE
+from sidekick.agent.grounding import ANSWER_KEY
+from sidekick.agent.prompt import DECISION_FORMAT, FAILED_AGAIN_NOTE, REPEATED_CALLS_NOTE
 from sidekick.run_protocol import RunParams
 from sidekick.agent.toolbox import Toolbox
 from sidekick.errors import ConnectionClosedError, ModelError, RemoteError
@@ -527,6 +528,52 @@ async def test_a_repeated_successful_call_is_not_run_again_and_the_model_is_told
     assert [s.repeated for s in result.steps] == [False, True, False, False]
     repeated = tool_results(model.seen[2])[-1]
     assert repeated.startswith("41\n") and "already made this exact call" in repeated
+
+
+def held_to_a_decision(schema: dict[str, Any] | None) -> set[str]:
+    """The tools a turn held to `grounding.decision_schema` may call; it may answer too."""
+    assert schema is not None
+    answer, one, several = schema["anyOf"]
+    assert answer["required"] == [ANSWER_KEY] and several == {"type": "array", "items": one, "minItems": 1}
+    return {option["properties"]["name"]["const"] for option in one["anyOf"]}
+
+
+async def test_after_a_correction_a_model_that_can_be_held_to_a_schema_replies_with_calls_or_an_answer() -> None:
+    model = ScriptedModel(answer("I will check that for you."), ModelTurn(content='{"answer": "x is 41."}'),
+                          grounds=True)
+    result = await run(model)
+    assert result.text == "x is 41." and result.stop_reason == "done"
+    assert model.call_schemas[0] is None and held_to_a_decision(model.call_schemas[1]) == {"add", "lookup"}
+    note = model.seen[1][-1]
+    assert note["role"] == "user" and note["content"].endswith(DECISION_FORMAT)
+    assert [m["role"] for m in result.messages] == ["user", "assistant"]  # the correction is no part of it
+
+
+async def test_a_correction_says_nothing_of_json_where_the_model_cannot_be_held_to_a_schema() -> None:
+    model = ScriptedModel(answer("I will check that for you."), answer("x is 41."))
+    result = await run(model)
+    assert result.text == "x is 41." and model.call_schemas == [None, None]
+    assert DECISION_FORMAT not in model.seen[1][-1]["content"]
+
+
+async def test_calls_that_were_all_made_before_are_followed_by_a_turn_told_to_answer_and_held() -> None:
+    lookup, runs = counting_lookup()
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "x"})),
+                          ModelTurn(content='{"answer": "41"}'), grounds=True)
+    result = await run(model, toolbox(lookup=lookup))
+    assert runs == ["x"] and result.text == "41"
+    assert model.call_schemas[:2] == [None, None] and held_to_a_decision(model.call_schemas[2]) == {"add", "lookup"}
+    assert model.seen[2][-1] == {"role": "user", "content": f"{REPEATED_CALLS_NOTE} {DECISION_FORMAT}"}
+    assert "Every call" not in json.dumps(result.messages)
+
+
+async def test_held_calls_run_like_any_others_and_the_note_is_dropped() -> None:
+    model = ScriptedModel(calls(("lookup", {"key": "x"})), calls(("lookup", {"key": "x"})),
+                          ModelTurn(content='[{"name": "lookup", "arguments": {"key": "y"}}]'), answer("42"),
+                          grounds=True)
+    result = await run(model)
+    assert [s.tool for s in result.steps if not s.repeated] == ["lookup", "lookup"] and result.text == "42"
+    assert model.call_schemas[3] is None and REPEATED_CALLS_NOTE not in json.dumps(model.seen[3])
 
 
 async def test_a_refusal_right_after_an_error_is_told_the_error_and_to_fix_the_call() -> None:

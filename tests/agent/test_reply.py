@@ -21,6 +21,25 @@ def test_text_calls_are_read_with_the_text_parser() -> None:
     assert reply.path == "text" and [c.name for c in reply.calls] == ["get_user"]
 
 
+@pytest.mark.parametrize("content, text", [
+    ('{"answer": "Ann has 120.0 in credit."}', "Ann has 120.0 in credit."),
+    (' {"answer": "Line one\\nline two"}\n', "Line one\nline two"),
+    ('{"answer": "x", "confidence": 1}', None),  # more than the answer: not the answer form
+    ('{"answer": "  "}', None),
+    ('{"answer": 41}', None),
+    ('{"answer": "x"', None),
+])
+def test_a_reply_that_is_only_an_answer_object_is_that_answer(content: str, text: str | None) -> None:
+    reply = read_reply(ModelTurn(content=content), NAMES)
+    assert reply.problem is None and reply.calls == []
+    assert reply.text == (text if text is not None else content.strip())
+
+
+def test_an_answer_object_is_read_like_any_answer() -> None:
+    reply = read_reply(ModelTurn(content='{"answer": "I will call the `get_user` function."}'), NAMES)
+    assert reply.problem == "announced_call" and reply.text == "I will call the `get_user` function."
+
+
 @pytest.mark.parametrize("turn, problem", [
     (ModelTurn(content=""), "no_answer"),
     (ModelTurn(content=None), "no_answer"),
@@ -197,6 +216,23 @@ def test_an_answer_about_ids_of_the_task_no_call_looked_at_is_unchecked() -> Non
     assert read_reply(ModelTurn(content=answer), REPLY_NAMES, RunSoFar(task)).problem is None  # no tool used yet
     powers = RunSoFar("What is 2 to the 10th, in 5km steps?", ["1024"], arguments=['{"expression": "2**10"}'])
     assert read_reply(ModelTurn(content="2 to the 10th is 1024, in 5km steps."), REPLY_NAMES, powers).problem is None
+
+
+@pytest.mark.parametrize("text, asked", [
+    ("I need to know the customer's email address to find the order.", "I need to know the customer's email address "
+                                                                        "to find the order"),
+    ("Could you please provide the full name and zip code?", "Could you please provide the full name and zip code"),
+    ("I'm sorry, but I don't have enough information to answer. Please give me your order id.",
+     "don't have enough information to answer"),
+    ("Your order o_1002 is pending. Could you tell me which item to change?", None),  # a result, then a question
+    ("Your order is pending. Please let me know if you need anything else.", None),  # a closing offer
+    ("The capital of France is Paris.", None),
+])
+def test_a_would_be_answer_that_asks_the_user_for_more_to_go_on_asked_the_user(text: str, asked: str | None) -> None:
+    seen = RunSoFar("Change my order.", ['{"id": "o_1002", "status": "pending"}'])
+    reply = read_reply(ModelTurn(content=text), REPLY_NAMES, seen)
+    assert reply.problem == ("asked_user" if asked else None) and reply.detail == (asked or "")
+    assert read_reply(ModelTurn(content=text), [], seen).problem is None  # no tool could find it
 
 
 @pytest.mark.parametrize("text, last_result, gave_up", [
