@@ -22,7 +22,8 @@ export interface RunError {
   code: number;
   message: string;
   /** For model errors (-32010): auth, rate_limit, timeout, connection, context_overflow, …, or a reply the
-   * loop could not use after a correction: malformed_call, invented_tool_result, max_tokens, no_answer. */
+   * loop could not use after a correction: malformed_call, invented_tool_result, max_tokens, no_answer,
+   * echoed_correction. */
   kind?: string | null;
 }
 

@@ -15,7 +15,7 @@ from sidekick.agent.grounding import call_schema, decision_schema, shows_an_id, 
 from sidekick.run_protocol import RunError, RunParams, RunResult, Step, StopReason, Usage
 from sidekick.agent.prompt import (DECISION_FORMAT, FAILED_AGAIN_NOTE, REPEATED_CALL_NOTE, REPEATED_CALLS_NOTE,
                                    correction, guessed_value_note, system_prompt)
-from sidekick.agent.reply import SOFT_PROBLEMS, Reply, RunSoFar, read_reply
+from sidekick.agent.reply import SOFT_PROBLEMS, Reply, RunSoFar, echoes, read_reply
 from sidekick.agent.toolbox import Toolbox
 from sidekick.agent.transcript import fitted
 from sidekick.errors import ContextOverflowError, ModelError, RpcError
@@ -33,6 +33,7 @@ UNUSABLE_REPLY = {
                             "correction",
     "max_tokens": "The model's reply was cut off at its length limit (max_tokens), also after a correction",
     "no_answer": "The model gave an empty reply, also after a correction",
+    "echoed_correction": "The model wrote back the correction it was sent instead of a reply",
 }
 
 Progress = Callable[[int, str], None]
@@ -80,11 +81,15 @@ class RunState:
         """What the model has been shown (earlier turns of the conversation too), for reading its next reply."""
         texts = [m["content"] if isinstance(m.get("content"), str) else "" for m in self.messages]
         last = self.messages[-1]
-        functions = [c.get("function") or {} for m in self.messages for c in m.get("tool_calls") or ()]
+        tool_calls = [c for m in self.messages for c in m.get("tool_calls") or ()]
+        functions = [c.get("function") or {} for c in tool_calls]
+        names = {c.get("id"): f.get("name") for c, f in zip(tool_calls, functions)}
         return RunSoFar(task=task, results=[text for m, text in zip(self.messages, texts) if m.get("role") == "tool"],
                         last_result=texts[-1] if last.get("role") == "tool" else None,
                         called={f.get("name") for f in functions},
-                        arguments=[_arguments_text(f.get("arguments")) for f in functions])
+                        arguments=[_arguments_text(f.get("arguments")) for f in functions],
+                        succeeded={names.get(m.get("tool_call_id")) for m, text in zip(self.messages, texts)
+                                   if m.get("role") == "tool" and not text.startswith("Error")})
 
 
 def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -221,6 +226,9 @@ class AgentLoop:
             if turn.usage is not None:
                 state.usage.add(turn.usage)
             reply = read_reply(turn, names, state.so_far(params.task))
+            note = state.messages[state.note_at]["content"] if state.note_at is not None else ""
+            if note and reply.text and echoes(reply.text, note):  # taken as an answer, it would be the loop's words
+                reply.problem, reply.detail = "echoed_correction", f'"{reply.text[:80]}…"'
             if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state):
                 reply.problem = None  # said again after a correction: taken as the answer it may be
             if reply.problem is not None:

@@ -143,6 +143,9 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
         return (f"Your last reply speaks of {detail}, but no call so far has looked at that, so what it says of it is "
                 "not known yet. Look it up first (calls that do not depend on each other go together in one reply), "
                 "then answer from the results.")
+    if problem == "claimed_change":
+        return (f"Your last reply {detail}: nothing was changed, yet the user would believe it was. If the task asks "
+                "for that change, make the call now; otherwise answer with only what the results above show.")
     if problem == "asked_user":
         return (f'Your last reply asks the user for more ("{detail}"). Before asking, find it yourself: what the task '
                 "needs is in the task and the results above, or one of your tools can find it (those that find, "
@@ -156,6 +159,9 @@ def correction(problem: str, detail: str, specs: list[dict[str, Any]], max_token
     if problem == "gave_up_at_error":  # told the error again and to fix the call, the 1.5B wrote the fixed call
         return (f'The task is not done: your last reply gave up after the error "{detail}". Fix that call and send '
                 "it again.")
+    if problem == "gave_up_at_transient_error":
+        return (f'The task is not done: the last call failed with "{detail}", which says the failure is temporary. '
+                "Send that same call again now.")
     if problem == "echoed_task":
         return ("Your last reply only repeated the task; it is not an answer. Read the tool results above and "
                 f"answer the task from them in your own words, or call the next tool you need. {how}")

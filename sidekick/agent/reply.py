@@ -16,11 +16,11 @@ from sidekick.agent.textcalls import parse_text_tool_calls
 
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
                        "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up", "gave_up_at_error",
-                       "asked_user"]
+                       "asked_user", "claimed_change", "gave_up_at_transient_error", "echoed_correction"]
 # A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
 # question to the user that merely mentions a tool, or a task that is its own answer).
 SOFT_PROBLEMS = {"announced_call", "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up",
-                 "gave_up_at_error", "asked_user"}
+                 "gave_up_at_error", "asked_user", "claimed_change", "gave_up_at_transient_error"}
 MAX_REFUSAL_CHARS = 200
 MAX_QUOTED_ERROR_CHARS = 300  # of the error a correction quotes back
 ECHO_SIMILARITY = 0.9
@@ -62,9 +62,19 @@ _REFUSAL = re.compile(rf"{_SORRY}|unfortunately)\b.*?"
                       re.IGNORECASE | re.DOTALL)
 # A request to the user for more to go on ("Could you please provide the full name and zip code?", "I need to know
 # the customer's email", "I don't have enough information"); not a closing offer ("Let me know if…").
-_ASKS = re.compile(r"\b(?:please|could you|can you|would you|kindly)\b[^.?!\n]{0,60}?\b(?:provide|give|tell|share|send|"
-                   r"specify|clarify)\b|\bI (?:would |will |also |first )?need (?:to know|more|the|your)\b|"
+_ASKS = re.compile(r"\b(?:please|could you|can you|would you|kindly)\b[^.?!\n]{0,60}?\b"
+                   r"(?:provide|give|tell|share|send|specify|clarify)\b|"
+                   r"\bI (?:would |will |also |first )?need (?:to know|more|the|your)\b|"
                    r"\b(?:do not|don'?t) have enough (?:information|details)\b", re.IGNORECASE)
+# A reply telling of a change as done ("has been updated", "I've cancelled", "was successfully placed"): the word
+# after.
+_DONE = re.compile(r"\b(?:has|have|had|was|were|is|are|been|[’']ve|successfully)\s+"
+                   r"(?:(?:been|now|also|successfully)\s+)*([a-z]+)\b", re.IGNORECASE)
+_IRREGULAR_PAST = {"pay": "paid", "send": "sent", "buy": "bought", "make": "made", "set": "set", "put": "put",
+                   "write": "written"}
+# An error that says it is temporary ("temporarily unavailable (503). Please try again.").
+_TRANSIENT = re.compile(r"\btemporar(?:y|ily)\b|\b(?:try|retry) (?:again|later)\b|\b(?:502|503|504|429)\b|"
+                        r"\btimed out\b|\brate.?limit", re.IGNORECASE)
 # A word that starts with its digits is an ordinal, a unit or a time ("10th", "5km", "4pm"), not an id.
 _MEASURE = re.compile(r"\d+[A-Za-z]*")
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
@@ -82,6 +92,7 @@ class RunSoFar:
     last_result: Optional[str] = None  # the tool result the reply directly follows, if it does
     called: AbstractSet[str] = frozenset()  # the tools the run has called
     arguments: Sequence[str] = ()  # the arguments of every call the run has made, as sent
+    succeeded: AbstractSet[str] = frozenset()  # the tools with a call that worked
 
 
 @dataclass
@@ -142,6 +153,11 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         which = f" (a call of {tool})" if tool else ""
         return Reply(text=content.strip(), problem="announced_call", tool=tool,
                      detail=f"says what comes next{which}, but it holds no call, so nothing ran")
+    claimed = claimed_change(content, names, seen)
+    if claimed is not None:
+        word, tools = claimed
+        return Reply(text=content.strip(), problem="claimed_change", tool=tools[0] if len(tools) == 1 else None,
+                     detail=f'says it was {word}, but no call of {" or ".join(tools)} has worked in this run')
     asked = asked_user(content, seen)
     if asked is not None and names:
         return Reply(text=content.strip(), problem="asked_user", detail=asked)
@@ -157,15 +173,15 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
     last = seen.last_result
+    if last is not None and last.startswith("Error") and _TRANSIENT.search(last) \
+            and not _learned_facts(content, seen.results, seen.task, errors=False):
+        return Reply(text=content.strip(), problem="gave_up_at_transient_error", detail=_quoted_error(last))
     if last is not None and len(content) <= MAX_REFUSAL_CHARS:
         if not last.startswith("Error") and _REFUSAL.search(content):
             return Reply(text=content.strip(), problem="gave_up",
                          detail="refused although the calls before it succeeded")
         if last.startswith("Error") and _BARE_REFUSAL.search(content):
-            error = last.partition("\n")[0].removeprefix("Error:").strip()  # without the loop's own notes
-            if len(error) > MAX_QUOTED_ERROR_CHARS:
-                error = error[:MAX_QUOTED_ERROR_CHARS] + "…"
-            return Reply(text=content.strip(), problem="gave_up_at_error", detail=error)
+            return Reply(text=content.strip(), problem="gave_up_at_error", detail=_quoted_error(last))
     if seen.task and repeats(content, seen.task):
         return Reply(text=content.strip(), problem="echoed_task", detail="only repeated the task")
     return Reply(text=content.strip())
@@ -185,6 +201,12 @@ def held_answer(content: str) -> str | None:
     return answer if isinstance(answer, str) and answer.strip() else None
 
 
+def _quoted_error(result: str) -> str:
+    """The error of a tool result, short and without the loop's own notes after it."""
+    error = result.partition("\n")[0].removeprefix("Error:").strip()
+    return error if len(error) <= MAX_QUOTED_ERROR_CHARS else error[:MAX_QUOTED_ERROR_CHARS] + "…"
+
+
 def _has_placeholder(arguments: object) -> bool:
     if isinstance(arguments, str):
         try:
@@ -201,6 +223,12 @@ def repeats(reply: str, task: str) -> bool:
         return said == asked  # the similarity below is quadratic in the worst case
     matcher = difflib.SequenceMatcher(None, said, asked, autojunk=False)
     return matcher.real_quick_ratio() >= ECHO_SIMILARITY and matcher.ratio() >= ECHO_SIMILARITY
+
+
+def echoes(reply: str, note: str) -> bool:
+    """Whether a reply writes back (the start of) a note it was sent, or the note is all in it."""
+    said, told = (" ".join(text.lower().split()) for text in (reply, note))
+    return len(said) >= 20 and (said[:60] in told or told[:60] in said)
 
 
 def _without_quoted_results(content: str, results: Sequence[str]) -> str:
@@ -245,6 +273,39 @@ def undone_step(text: str, tool_results: Sequence[str], task: str) -> str | None
         if act is not None and act not in _NOT_A_STEP:
             return " ".join((match.group(0) + after).split()).rstrip(" :0123456789")
     return None
+
+
+def claimed_change(text: str, tool_names: Iterable[str], seen: RunSoFar) -> tuple[str, list[str]] | None:
+    """A change a would-be answer tells of as done ("The address has been updated", "I've cancelled it") that no
+    call made: the word, and the offered tools that make it (by the verb that begins their names), none of
+    which has worked in this run. Not a state the results show ("Order o_1 is cancelled" after reading it)."""
+    doers: dict[str, list[str]] = {}
+    for name in tool_names:
+        for form in _past_forms(name):
+            doers.setdefault(form, []).append(name)
+    done = {form for name in seen.succeeded if name for form in _past_forms(name)}
+    results = "\n".join(seen.results).lower()
+    for match in _DONE.finditer(text):
+        word = match.group(1).lower()
+        if word in doers and word not in done and not re.search(rf"\b{re.escape(word)}\b", results):
+            return word, doers[word]
+    return None
+
+
+def _past_forms(tool_name: str) -> set[str]:
+    """`cancel_order`: canceled, cancelled; `place_order`: placed; `pay_invoice`: paid."""
+    words = name_words(tool_name)
+    if not words:
+        return set()
+    verb = words[0]
+    forms = {verb + "d" if verb.endswith("e") else verb + "ed"}
+    if len(verb) >= 3 and verb[-1] not in "aeiouwy" and verb[-2] in "aeiou":
+        forms.add(verb + verb[-1] + "ed")
+    if len(verb) >= 3 and verb.endswith("y") and verb[-2] not in "aeiou":
+        forms.add(verb[:-1] + "ied")
+    if verb in _IRREGULAR_PAST:
+        forms = {_IRREGULAR_PAST[verb]}
+    return forms
 
 
 def asked_user(text: str, seen: RunSoFar) -> str | None:

@@ -576,6 +576,16 @@ async def test_held_calls_run_like_any_others_and_the_note_is_dropped() -> None:
     assert model.call_schemas[3] is None and REPEATED_CALLS_NOTE not in json.dumps(model.seen[3])
 
 
+async def test_a_reply_that_writes_back_the_correction_is_no_answer_and_ends_the_run_saying_so() -> None:
+    def parrot(messages: list[dict[str, Any]]) -> ModelTurn:
+        return answer(messages[-1]["content"][:120])
+
+    model = ScriptedModel(answer("I will check that for you."), parrot)
+    result = await run(model)
+    assert result.stop_reason == "error" and result.error.kind == "echoed_correction"
+    assert result.text.startswith("The run failed: The model wrote back the correction it was sent instead of a reply")
+
+
 async def test_a_refusal_right_after_an_error_is_told_the_error_and_to_fix_the_call() -> None:
     model = ScriptedModel(calls(("lookup", {"key": "missing"})), answer("I'm sorry, but I can't assist with that."),
                           calls(("lookup", {"key": "x"})), answer("x is 41."))

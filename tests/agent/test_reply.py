@@ -235,6 +235,43 @@ def test_a_would_be_answer_that_asks_the_user_for_more_to_go_on_asked_the_user(t
     assert read_reply(ModelTurn(content=text), [], seen).problem is None  # no tool could find it
 
 
+CHANGERS = ["get_order", "update_user_address", "update_order_address", "cancel_order", "place_order", "pay_invoice"]
+
+
+@pytest.mark.parametrize("text, succeeded, results, claimed", [
+    ("The address on your account has been updated to 5 Lake Shore Drive.", {"get_order"}, [],
+     "says it was updated, but no call of update_user_address or update_order_address has worked in this run"),
+    ("I've cancelled order o_1 for you.", set(), ['{"status": "pending"}'],
+     "says it was cancelled, but no call of cancel_order has worked in this run"),
+    ("Your order was successfully placed.", set(), [], "says it was placed, but no call of place_order has worked"
+                                                       " in this run"),
+    ("The invoice has been paid.", set(), [], "says it was paid, but no call of pay_invoice has worked in this run"),
+    ("The address has been updated.", {"update_user_address"}, [], None),  # a call of that verb worked
+    ("Your order o_1 is cancelled.", {"get_order"}, ['{"status": "cancelled"}'], None),  # a state read
+    ("The tent costs 189.0 and is stocked in Denver.", {"get_order"}, ["{}"], None),
+])
+def test_an_answer_telling_of_a_change_no_call_made_claimed_it(text: str, succeeded: set[str], results: list[str],
+                                                               claimed: str | None) -> None:
+    reply = read_reply(ModelTurn(content=text), CHANGERS, RunSoFar("Do it.", results, succeeded=succeeded))
+    assert reply.problem == ("claimed_change" if claimed else None) and reply.detail == (claimed or "")
+
+
+@pytest.mark.parametrize("text, gave_up", [
+    ("The camp stove is not available at this time. Please try again later.", True),
+    ("The search_products service is temporarily unavailable (503). Please try again.", True),
+    ("The tent costs 189.0; the stove could not be looked up.", False),  # answers from a result that worked
+])
+def test_a_reply_that_gives_up_at_an_error_saying_it_is_temporary_is_sent_back(text: str, gave_up: bool) -> None:
+    error = "Error: the search_products service is temporarily unavailable (503). Please try again.\n(a note)"
+    seen = RunSoFar("Tent and stove prices?", ['{"price": 189.0}', error], last_result=error)
+    reply = read_reply(ModelTurn(content=text), ["search_products"], seen)
+    assert reply.problem == ("gave_up_at_transient_error" if gave_up else None)
+    if gave_up:
+        assert reply.detail == "the search_products service is temporarily unavailable (503). Please try again."
+    permanent = RunSoFar("Stove price?", ["Error: no product p_x"], last_result="Error: no product p_x")
+    assert read_reply(ModelTurn(content=text), ["search_products"], permanent).problem != "gave_up_at_transient_error"
+
+
 @pytest.mark.parametrize("text, last_result, gave_up", [
     ("I'm sorry, but I can't assist with that.", '{"status": "pending"}', True),
     ("Sorry, I cannot help with that.", "41", True),
