@@ -27,6 +27,7 @@ log = logging.getLogger("sidekick.agent")
 MAX_TOOL_RESULT_CHARS = 16_000
 PREVIEW_CHARS = 200
 MAX_PARALLEL_TOOLS = 8
+MAX_CORRECTIONS_IN_A_ROW = 3  # past it, a soft problem is taken as the answer it may be
 UNUSABLE_REPLY = {
     "malformed_call": "The model's reply looked like a tool call but could not be used, also after a correction",
     "invented_tool_result": "The model wrote a tool result itself instead of calling the tool, also after a "
@@ -34,6 +35,7 @@ UNUSABLE_REPLY = {
     "max_tokens": "The model's reply was cut off at its length limit (max_tokens), also after a correction",
     "no_answer": "The model gave an empty reply, also after a correction",
     "echoed_correction": "The model wrote back the correction it was sent instead of a reply",
+    "claimed_change": "The model said a change was made that no call made, also after a correction",
 }
 
 Progress = Callable[[int, str], None]
@@ -57,6 +59,7 @@ class RunState:
     note_at: int | None = None  # where the correction the model is answering sits in `messages`
     force_tool: str | None = None  # the tool the next model turn is to call (tool_choice)
     forced: set[str] = field(default_factory=set)  # tools forced since the last usable reply
+    corrected: set[str] = field(default_factory=set)  # the problems corrected since the last usable reply
     decide: bool = False  # the next turn is to be held to calls or an answer (`decision_schema`) if the model can
     call_ids: set[str] = field(default_factory=set)
     # Call key → its result, for calls repeated before anything else has run: a call that succeeded since may
@@ -229,8 +232,9 @@ class AgentLoop:
             note = state.messages[state.note_at]["content"] if state.note_at is not None else ""
             if note and reply.text and echoes(reply.text, note):  # taken as an answer, it would be the loop's words
                 reply.problem, reply.detail = "echoed_correction", f'"{reply.text[:80]}…"'
-            if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state):
-                reply.problem = None  # said again after a correction: taken as the answer it may be
+            if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state) and (
+                    reply.problem in state.corrected or len(state.corrected) >= MAX_CORRECTIONS_IN_A_ROW):
+                reply.problem = None  # said again after its correction: taken as the answer it may be
             if reply.problem is not None:
                 self._correct(reply, specs, params, state)
                 if params.token_budget is not None and state.usage.total_tokens >= params.token_budget:
@@ -238,6 +242,7 @@ class AgentLoop:
                 continue
             state.drop_note()  # it did its work; left in, the model answered later turns with empty replies
             state.forced.clear()
+            state.corrected.clear()
             if reply.calls:
                 reply = await self._grounded(reply, params, specs, state, deadline) or reply
             reply.calls = _distinct_calls(reply.calls)
@@ -327,10 +332,11 @@ class AgentLoop:
         return reply.problem == "announced_call" and reply.tool is not None and reply.tool not in state.forced
 
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
-        """Send an unusable reply back once with what was wrong; a second one in a row ends the run. A
-        reply announcing a call of a named tool is sent back with that tool forced, once per tool."""
+        """Send an unusable reply back with what was wrong. A hard problem right after a correction ends the run;
+        a soft one gets its own correction (said again after it, it was taken as the answer). A reply announcing
+        a call of a named tool is sent back with that tool forced, once per tool."""
         forced = self._may_force(reply, state)
-        if state.just_corrected and not forced:
+        if state.just_corrected and not forced and reply.problem not in SOFT_PROBLEMS:
             state.drop_note()
             raise UnusableReply(f"{UNUSABLE_REPLY[reply.problem or 'no_answer']}: {reply.detail}.",
                                 kind=reply.problem or "no_answer")
@@ -341,6 +347,7 @@ class AgentLoop:
         if forced:
             state.force_tool = reply.tool
             state.forced.add(reply.tool)
+        state.corrected.add(reply.problem or "no_answer")
         max_tokens = params.model.max_tokens if params.model else None
         note = correction(reply.problem or "no_answer", reply.detail, specs, max_tokens, reply.tool)
         if not forced and self._grounds():

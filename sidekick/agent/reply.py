@@ -17,10 +17,11 @@ from sidekick.agent.textcalls import parse_text_tool_calls
 ReplyProblem = Literal["malformed_call", "invented_tool_result", "max_tokens", "no_answer", "announced_call",
                        "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up", "gave_up_at_error",
                        "asked_user", "claimed_change", "gave_up_at_transient_error", "echoed_correction"]
-# A problem the model may answer with again: a second time, the reply is taken as it is (it may be a real
-# question to the user that merely mentions a tool, or a task that is its own answer).
+# A problem the model may answer with again: said again after its correction, the reply is taken as it is (it
+# may be a real question to the user that merely mentions a tool, or a task that is its own answer). The others,
+# and a claimed change (the user would be told of a change never made), end the run when they follow a correction.
 SOFT_PROBLEMS = {"announced_call", "undone_step", "unchecked_ids", "echoed_task", "narrated", "gave_up",
-                 "gave_up_at_error", "asked_user", "claimed_change", "gave_up_at_transient_error"}
+                 "gave_up_at_error", "asked_user", "gave_up_at_transient_error"}
 MAX_REFUSAL_CHARS = 200
 MAX_QUOTED_ERROR_CHARS = 300  # of the error a correction quotes back
 ECHO_SIMILARITY = 0.9
@@ -69,7 +70,8 @@ _ASKS = re.compile(r"\b(?:please|could you|can you|would you|kindly)\b[^.?!\n]{0
 # A reply telling of a change as done ("has been updated", "I've cancelled", "was successfully placed"): the word
 # after.
 _DONE = re.compile(r"\b(?:has|have|had|was|were|is|are|been|[’']ve|successfully)\s+"
-                   r"(?:(?:been|now|also|successfully)\s+)*([a-z]+)\b", re.IGNORECASE)
+                   r"(?:(?:been|now|also|successfully)\s+)*([a-z]+)\b(?!\s+(?:an?|no|nothing|these|results?)\b)",
+                   re.IGNORECASE)
 _IRREGULAR_PAST = {"pay": "paid", "send": "sent", "buy": "bought", "make": "made", "set": "set", "put": "put",
                    "write": "written"}
 # An error that says it is temporary ("temporarily unavailable (503). Please try again.").

@@ -586,6 +586,35 @@ async def test_a_reply_that_writes_back_the_correction_is_no_answer_and_ends_the
     assert result.text.startswith("The run failed: The model wrote back the correction it was sent instead of a reply")
 
 
+async def test_a_new_problem_after_a_correction_gets_its_own_and_one_said_again_is_taken() -> None:
+    model = ScriptedModel(answer("I will check that for you."), answer("Could you please provide the key?"),
+                          calls(("lookup", {"key": "x"})), answer("x is 41."))
+    result = await run(model, task="Look up x.")
+    assert result.text == "x is 41." and [s.tool for s in result.steps] == ["lookup"]
+    assert "asks the user for more" in model.seen[2][-1]["content"]
+    again = ScriptedModel(answer("Could you please provide the key?"), answer("Could you please provide the key?"))
+    assert (await run(again, task="Look up x.")).text == "Could you please provide the key?"
+
+
+async def test_a_chain_of_corrections_ends_by_taking_a_soft_problem_as_the_answer() -> None:
+    replies = ["I will check that for you.", "Could you please provide the key?", "Look up x.",
+               "Here's the corrected call:"]  # an undone step, a question, the task echoed, no call after all
+    model = ScriptedModel(*(answer(text) for text in replies))
+    result = await run(model, task="Look up x.")
+    assert result.stop_reason == "done" and result.text == replies[-1] and result.model_turns == 4
+
+
+async def test_a_change_claimed_but_never_made_is_sent_back_and_ends_the_run_if_claimed_after_a_correction() -> None:
+    model = ScriptedModel(answer("The numbers have been added: 3."), calls(("add", {"a": 1, "b": 2})),
+                          answer("1 + 2 is 3."))
+    result = await run(model, task="Add 1 and 2.")
+    assert result.text == "1 + 2 is 3." and "no call of add has worked" in model.seen[1][-1]["content"]
+    claims = ScriptedModel(answer("I will add them."), answer("The numbers have been added: 3."))
+    ended = await run(claims, task="Add 1 and 2.")
+    assert ended.stop_reason == "error" and ended.error.kind == "claimed_change"
+    assert "said a change was made that no call made" in ended.text
+
+
 async def test_a_refusal_right_after_an_error_is_told_the_error_and_to_fix_the_call() -> None:
     model = ScriptedModel(calls(("lookup", {"key": "missing"})), answer("I'm sorry, but I can't assist with that."),
                           calls(("lookup", {"key": "x"})), answer("x is 41."))
