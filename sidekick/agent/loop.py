@@ -230,7 +230,7 @@ class AgentLoop:
                 state.usage.add(turn.usage)
             reply = read_reply(turn, names, state.so_far(params.task))
             note = state.messages[state.note_at]["content"] if state.note_at is not None else ""
-            if note and reply.text and echoes(reply.text, note):  # taken as an answer, it would be the loop's words
+            if note and not reply.calls and echoes(reply.text, note):  # as an answer, it would be the loop's words
                 reply.problem, reply.detail = "echoed_correction", f'"{reply.text[:80]}…"'
             if reply.problem in SOFT_PROBLEMS and state.just_corrected and not self._may_force(reply, state) and (
                     reply.problem in state.corrected or len(state.corrected) >= MAX_CORRECTIONS_IN_A_ROW):
