@@ -228,6 +228,9 @@ class AgentLoop:
             state.model_turns += 1
             if turn.usage is not None:
                 state.usage.add(turn.usage)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("model turn %d: %r, calls %s", state.model_turns, (turn.content or "")[:2000],
+                          [(c.name, c.arguments) for c in turn.tool_calls])
             reply = read_reply(turn, names, state.so_far(params.task))
             note = state.messages[state.note_at]["content"] if state.note_at is not None else ""
             if note and not reply.calls and echoes(reply.text, note):  # as an answer, it would be the loop's words
