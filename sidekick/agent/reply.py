@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import AbstractSet, Iterable, Literal, Optional, Sequence
@@ -228,9 +229,11 @@ def repeats(reply: str, task: str) -> bool:
 
 
 def echoes(reply: str, note: str) -> bool:
-    """Whether a reply writes back (the start of) a note it was sent, or the note is all in it."""
+    """Whether a reply writes back a note it was sent: opens as it does ("Your last reply was empty. Please…"),
+    holds a part of it, or holds it all."""
     said, told = (" ".join(text.lower().split()) for text in (reply, note))
-    return len(said) >= 20 and (said[:60] in told or told[:60] in said)
+    opening = len(os.path.commonprefix([said, told]))
+    return len(said) >= 20 and (opening >= 24 or said[:60] in told or told[:60] in said)
 
 
 def _without_quoted_results(content: str, results: Sequence[str]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sidekick.agent.chat import ModelTurn, ToolCall
-from sidekick.agent.reply import RunSoFar, announced_tool, claimed_tool, read_reply
+from sidekick.agent.reply import RunSoFar, announced_tool, claimed_tool, echoes, read_reply
 
 NAMES = ["find_user_by_name", "update_user_address", "get_user"]
 
@@ -315,3 +315,11 @@ def test_the_error_a_refusal_gave_up_at_is_quoted_short() -> None:
     reply = read_reply(ModelTurn(content="I'm sorry, but I can't help with that."), NAMES,
                        RunSoFar(results=[error], last_result=error))
     assert reply.problem == "gave_up_at_error" and len(reply.detail) < 400
+
+
+def test_a_reply_echoes_a_note_it_opens_as_or_quotes() -> None:
+    note = "Your last reply was empty. Answer the task now in plain words, or call a tool if you still need one."
+    assert echoes("Your last reply was empty. Please provide the task or call a tool.", note)
+    assert echoes("Answer the task now in plain words, or call a tool if you still need one.", note)
+    assert echoes(note + " Sorry.", note)
+    assert not echoes("Your order o_1 is pending.", note) and not echoes("Your last", note)
