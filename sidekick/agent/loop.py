@@ -27,6 +27,7 @@ log = logging.getLogger("sidekick.agent")
 MAX_TOOL_RESULT_CHARS = 16_000
 PREVIEW_CHARS = 200
 MAX_PARALLEL_TOOLS = 8
+FORCING_PROBLEMS = {"announced_call", "gave_up_at_transient_error"}  # those whose tool the next turn is made to call
 MAX_CORRECTIONS_IN_A_ROW = 3  # past it, a soft problem is taken as the answer it may be
 UNUSABLE_REPLY = {
     "malformed_call": "The model's reply looked like a tool call but could not be used, also after a correction",
@@ -89,6 +90,7 @@ class RunState:
         names = {c.get("id"): f.get("name") for c, f in zip(tool_calls, functions)}
         return RunSoFar(task=task, results=[text for m, text in zip(self.messages, texts) if m.get("role") == "tool"],
                         last_result=texts[-1] if last.get("role") == "tool" else None,
+                        last_tool=names.get(last.get("tool_call_id")) if last.get("role") == "tool" else None,
                         called={f.get("name") for f in functions},
                         arguments=[_arguments_text(f.get("arguments")) for f in functions],
                         succeeded={names.get(m.get("tool_call_id")) for m, text in zip(self.messages, texts)
@@ -330,9 +332,9 @@ class AgentLoop:
 
     @staticmethod
     def _may_force(reply: Reply, state: RunState) -> bool:
-        """A reply that says it will call a named tool and does not: the next turn is made to call it
-        (`tool_choice`), once per tool between usable replies."""
-        return reply.problem == "announced_call" and reply.tool is not None and reply.tool not in state.forced
+        """A reply that says it will call a named tool and does not, or gives up at a temporary error of one: the
+        next turn is made to call it (`tool_choice`), once per tool between usable replies."""
+        return reply.problem in FORCING_PROBLEMS and reply.tool is not None and reply.tool not in state.forced
 
     def _correct(self, reply: Reply, specs: list[dict[str, Any]], params: RunParams, state: RunState) -> None:
         """Send an unusable reply back with what was wrong. A hard problem right after a correction ends the run;

@@ -93,6 +93,7 @@ class RunSoFar:
     task: str = ""
     results: Sequence[str] = ()  # the tool results, oldest first
     last_result: Optional[str] = None  # the tool result the reply directly follows, if it does
+    last_tool: Optional[str] = None  # the tool that gave it
     called: AbstractSet[str] = frozenset()  # the tools the run has called
     arguments: Sequence[str] = ()  # the arguments of every call the run has made, as sent
     succeeded: AbstractSet[str] = frozenset()  # the tools with a call that worked
@@ -178,7 +179,8 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     last = seen.last_result
     if last is not None and last.startswith("Error") and _TRANSIENT.search(last) \
             and not _learned_facts(content, seen.results, seen.task, errors=False):
-        return Reply(text=content.strip(), problem="gave_up_at_transient_error", detail=_quoted_error(last))
+        return Reply(text=content.strip(), problem="gave_up_at_transient_error", detail=_quoted_error(last),
+                     tool=seen.last_tool)
     if last is not None and len(content) <= MAX_REFUSAL_CHARS:
         if not last.startswith("Error") and _REFUSAL.search(content):
             return Reply(text=content.strip(), problem="gave_up",

@@ -653,6 +653,22 @@ async def test_identical_calls_in_one_reply_run_once() -> None:
     assert tool_results(model.seen[1]) == ["41", "1"]
 
 
+async def test_giving_up_at_a_temporary_error_is_answered_with_that_tool_forced() -> None:
+    answers = iter([{"content": [{"type": "text", "text": "search is temporarily unavailable (503)"}], "isError": True},
+                    {"content": [{"type": "text", "text": '{"price": 45}'}]}])
+
+    async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        return next(answers)
+
+    specs = [ToolSpec(name="search", description="Search products", input_schema={"type": "object"})]
+    model = ScriptedModel(calls(("search", {"query": "stove"})), answer("The stove is not available right now."),
+                          calls(("search", {"query": "stove"})), answer("The stove costs 45."))
+    result = await run(model, toolbox(host, specs), task="How much is the camp stove?")
+    assert result.text == "The stove costs 45." and [s.ok for s in result.steps] == [False, True]
+    assert model.tool_choices == [None, None, "search", None]
+    assert "which says the failure is temporary" in model.seen[2][-1]["content"]
+
+
 async def test_a_failed_call_with_a_made_up_id_is_told_the_value_appears_nowhere() -> None:
     async def host(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         if arguments == {"user_id": "u_7"}:
