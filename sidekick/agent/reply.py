@@ -177,7 +177,7 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
     last = seen.last_result
-    if last is not None and last.startswith("Error") and _TRANSIENT.search(last) \
+    if last is not None and last.startswith("Error") and _TRANSIENT.search(_quoted_error(last)) \
             and not _learned_facts(content, seen.results, seen.task, errors=False):
         return Reply(text=content.strip(), problem="gave_up_at_transient_error", detail=_quoted_error(last),
                      tool=seen.last_tool)

@@ -268,8 +268,10 @@ def test_a_reply_that_gives_up_at_an_error_saying_it_is_temporary_is_sent_back(t
     assert reply.problem == ("gave_up_at_transient_error" if gave_up else None)
     if gave_up:
         assert reply.detail == "the search_products service is temporarily unavailable (503). Please try again."
-    permanent = RunSoFar("Stove price?", ["Error: no product p_x"], last_result="Error: no product p_x")
-    assert read_reply(ModelTurn(content=text), ["search_products"], permanent).problem != "gave_up_at_transient_error"
+    for failed in ["Error: no product p_x", "Error: no product p_x\n(This exact call has failed before with the same "
+                   "error. Unless the error says it is temporary, …)"]:  # the loop's own note says nothing of it
+        permanent = RunSoFar("Stove price?", [failed], last_result=failed)
+        assert read_reply(ModelTurn(content=text), ["search_products"], permanent).problem != "gave_up_at_transient_error"
 
 
 @pytest.mark.parametrize("text, last_result, gave_up", [
