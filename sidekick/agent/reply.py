@@ -151,7 +151,9 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     if claimed is not None:
         return Reply(text=content.strip(), problem="announced_call", tool=claimed,
                      detail=f"tells of calling {claimed}, but this run never called it, so nothing ran")
-    stepped = next_step_tools(content, names)
+    # What a result said makes a reply an answer, whatever it says of steps ("I need to find the user's store
+    # credit. … The user's store credit is 62.25.").
+    stepped = [] if _learned_facts(content, seen.results, seen.task, errors=False) else next_step_tools(content, names)
     if _CALL_FOLLOWS.search(content) or stepped:
         tool = stepped[0] if len(stepped) == 1 else None
         which = f" (a call of {tool})" if tool else ""

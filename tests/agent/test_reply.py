@@ -325,3 +325,11 @@ def test_a_reply_echoes_a_note_it_opens_as_or_quotes() -> None:
     assert echoes("Answer the task now in plain words, or call a tool if you still need one.", note)
     assert echoes(note + " Sorry.", note)
     assert not echoes("Your order o_1 is pending.", note) and not echoes("Your last", note)
+
+
+def test_a_reply_stating_what_a_result_said_is_no_next_step() -> None:
+    text = "To answer, I need to find the user's store credit. I found the user: the store credit is 62.25."
+    seen = RunSoFar("How much store credit do I have?", ['{"id": "u_jonah", "credit": 62.25}'])
+    assert read_reply(ModelTurn(content=text), NAMES, seen).problem is None
+    assert read_reply(ModelTurn(content=text), NAMES, RunSoFar("How much store credit do I have?")).problem == \
+        "announced_call"  # nothing learned: a step it did not take
