@@ -117,7 +117,8 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
     A tool-response block that only quotes a result the run has shown is the model repeating what it read,
     not an invented result, and is left out. A reply that only repeats the task (small models echo the
     question back after a tool result) is no answer, nor is a refusal right after a call that worked, nor one
-    that gives no reason right after a call that failed.
+    that gives no reason right after a call that failed or gives up at an error that says it is temporary, nor
+    one that asks the user for more or tells of a change no call made. `{"answer": "…"}` is read as its text.
     """
     content = turn.content or ""
     if turn.tool_calls:
@@ -152,8 +153,9 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         return Reply(text=content.strip(), problem="announced_call", tool=claimed,
                      detail=f"tells of calling {claimed}, but this run never called it, so nothing ran")
     # What a result said makes a reply an answer, whatever it says of steps ("I need to find the user's store
-    # credit. … The user's store credit is 62.25.").
-    stepped = [] if _learned_facts(content, seen.results, seen.task, errors=False) else next_step_tools(content, names)
+    # credit. … The user's store credit is 62.25.") or of an error after it.
+    learned = bool(_learned_facts(content, seen.results, seen.task, errors=False))
+    stepped = [] if learned else next_step_tools(content, names)
     if _CALL_FOLLOWS.search(content) or stepped:
         tool = stepped[0] if len(stepped) == 1 else None
         which = f" (a call of {tool})" if tool else ""
@@ -179,8 +181,7 @@ def read_reply(turn: ModelTurn, tool_names: Iterable[str], seen: RunSoFar = RunS
         return Reply(text=content.strip(), problem="narrated", tool=narrated,
                      detail=f"tells of {narrated} instead of stating what the results say")
     last = seen.last_result
-    if last is not None and last.startswith("Error") and _TRANSIENT.search(_quoted_error(last)) \
-            and not _learned_facts(content, seen.results, seen.task, errors=False):
+    if last is not None and last.startswith("Error") and _TRANSIENT.search(_quoted_error(last)) and not learned:
         return Reply(text=content.strip(), problem="gave_up_at_transient_error", detail=_quoted_error(last),
                      tool=seen.last_tool)
     if last is not None and len(content) <= MAX_REFUSAL_CHARS:
