@@ -78,6 +78,7 @@ _IRREGULAR_PAST = {"pay": "paid", "send": "sent", "buy": "bought", "make": "made
 # An error that says it is temporary ("temporarily unavailable (503). Please try again.").
 _TRANSIENT = re.compile(r"\btemporar(?:y|ily)\b|\b(?:try|retry) (?:again|later)\b|\b(?:502|503|504|429)\b|"
                         r"\btimed out\b|\brate.?limit", re.IGNORECASE)
+_QUOTED = re.compile(r'"[^"]*"')
 # A word that starts with its digits is an ordinal, a unit or a time ("10th", "5km", "4pm"), not an id.
 _MEASURE = re.compile(r"\d+[A-Za-z]*")
 # What a reply states: numbers and id-like words (`u_jonah`, `o_1002`, `A-17`).
@@ -236,7 +237,8 @@ def repeats(reply: str, task: str) -> bool:
 def echoes(reply: str, note: str) -> bool:
     """Whether a reply writes back a note it was sent: opens as it does ("Your last reply was empty. Please…"),
     holds a part of it, or holds it all."""
-    said, told = (" ".join(text.lower().split()) for text in (reply, note))
+    # Without what the note quotes: a correction quotes the reply it answers, which the model may say again.
+    said, told = (" ".join(text.lower().split()) for text in (reply, _QUOTED.sub("", note)))
     opening = len(os.path.commonprefix([said, told]))
     return len(said) >= 20 and (opening >= 24 or said[:60] in told or told[:60] in said)
 

@@ -325,6 +325,8 @@ def test_a_reply_echoes_a_note_it_opens_as_or_quotes() -> None:
     assert echoes("Answer the task now in plain words, or call a tool if you still need one.", note)
     assert echoes(note + " Sorry.", note)
     assert not echoes("Your order o_1 is pending.", note) and not echoes("Your last", note)
+    quoting = 'Your last reply says what it will do ("I\'ll call the `find_order` function with the id o_2") but does none.'
+    assert not echoes("I'll call the `find_order` function with the id o_2", quoting)  # its own words again
 
 
 def test_a_reply_stating_what_a_result_said_is_no_next_step() -> None:
